@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,10 @@ _SESSION_SETTINGS = (
 )
 
 
+# chDB's annotations differ between its builds; one typed seam keeps mypy stable.
+_connect: Callable[[str], Any] = chdb.connect
+
+
 class EmbeddedStore:
     def __init__(self, path: str) -> None:
         if path != ":memory:":
@@ -28,7 +32,7 @@ class EmbeddedStore:
             path = f"file:{Path(path).resolve()}"
         self._lock = threading.Lock()  # one chDB connection is not safe across threads
         try:
-            self._conn = chdb.connect(path)  # type: ignore[no-untyped-call]
+            self._conn = _connect(path)
             for statement in _SESSION_SETTINGS:
                 self._conn.query(statement)
         except Exception as error:
