@@ -8,6 +8,7 @@ naive poll that re-validates every directory. Prints one JSON object (target ≤
 from __future__ import annotations
 
 import json
+import random
 import statistics
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "services"), str(REPO / "tests")]
 
-from kiseki.watcher.config import WatchedRun  # noqa: E402
+from kiseki.watcher.runs import WatchedRun  # noqa: E402
 from kiseki.watcher.scanner import RunScanner  # noqa: E402
 from support import checkpoints as ck  # noqa: E402
 
@@ -33,8 +34,9 @@ def _timed_ms(poll: RunScanner, now: float) -> float:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        rng = random.Random(0)
         for step in range(DIRECTORIES):
-            ck.write(root / f"checkpoint-{step}", ck.trainer_files(step))
+            ck.write(root, ck.hf_trainer(step, rng))
         run = WatchedRun("bench", root, format="hf-trainer")
         naive_ms = [_timed_ms(RunScanner(run, quiet_period_s=0.0), 0.0) for _ in range(3)]
         watcher = RunScanner(run, quiet_period_s=0.0)
@@ -42,7 +44,7 @@ def main() -> None:
         for message in watcher.scan(1.0).complete:
             watcher.mark_published(message)
         steady_ms = [_timed_ms(watcher, 2.0 + i) for i in range(POLLS)]
-        ck.write(root / f"checkpoint-{DIRECTORIES}", ck.trainer_files(DIRECTORIES))
+        ck.write(root, ck.hf_trainer(DIRECTORIES, rng))
         with_new_ms = _timed_ms(watcher, 100.0)
     steady = statistics.median(steady_ms)
     print(

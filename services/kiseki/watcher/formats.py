@@ -1,30 +1,46 @@
 """Checkpoint formats: how each framework names a checkpoint and says it is complete.
 
-- hf (step_N, checkpoint-N, ckpt_N, iter_N): config.json and whole safetensors, a single
-  file or an index whose every shard is whole;
-- hf-trainer (checkpoint-N): trainer_state.json, which Trainer writes last, and the hf rule;
-- megatron (iter_NNNNNNN): the root's latest_checkpointed_iteration.txt reached N, and a
-  torch_dist directory has its .metadata and metadata.json;
-- nemo2 (...-step=N...): no `<dir>-unfinished` marker beside it, weights/.metadata and
-  weights/metadata.json present;
-- deepspeed (global_stepN): the root's `latest` names a step of at least N;
+- hf (`step_N`, `checkpoint-N`, `ckpt_N`, `iter_N`): save_pretrained's config.json parses and
+  the weights are whole: `model.safetensors`, or an index whose every shard is whole;
+- hf-trainer (`checkpoint-N`): trainer_state.json, which Trainer writes after the weights,
+  optimizer and RNG state, parses; any safetensors present (and their index) are whole.
+  Weights are not required, so `.bin`, PEFT and DeepSpeed Trainer checkpoints count too;
+- megatron (`iter_NNNNNNN`): the root's latest_checkpointed_iteration.txt, written after every
+  rank saved, has reached N; a torch_dist directory also has its `.metadata` and metadata.json;
+- nemo2 (`...-step=N...`): no `<name>-unfinished` marker beside it, `weights/.metadata` and
+  `weights/metadata.json` present. `...-last` directories repeat a step saved under its own
+  name (a copy or a link), so they are not checkpoints of their own;
+- deepspeed (`global_stepN`): the root's `latest` names a step of at least N;
 - marker (the hf names): a file matching the run's marker glob exists inside.
 
-The quiet period (scanner.py) applies on top of every rule.
+A file cut short never passes: JSON needs its closing bracket, safetensors its full length, a
+step number in a tracker file all its digits. The scanner's quiet period applies on top.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from kiseki.v1 import events_pb2 as ev
-from kiseki.watcher.completeness import Incomplete, check_hf_weights, require_files
+from kiseki.watcher.completeness import (
+    Incomplete,
+    check_hf_weights,
+    check_safetensors_present,
+    read_json,
+    regular_size,
+    require_files,
+)
+from kiseki.watcher.runs import WatchedRun
 
 GENERIC_DIR = re.compile(r"^(?:step|checkpoint|ckpt|iter)[_-]?(\d+)$")
+NEMO_DIR = re.compile(r"^(?!.*-(?:unfinished|last)$).*-step=(\d+)(?:-.*)?$")
+_CONSUMED_SAMPLES = re.compile(r"-consumed_samples=(\d+)(?:\.0+)?(?:-|$)")
+
+# Raises Incomplete; returns tokens seen when the checkpoint records them itself, else None.
+Check = Callable[[Path, WatchedRun], int | None]
 
 
 @dataclass(frozen=True)
@@ -32,87 +48,79 @@ class Format:
     name: str
     proto: int
     directory: re.Pattern[str]
-    # Raises Incomplete; returns tokens seen when the checkpoint says so itself, else None.
-    check: Callable[[Path, str], int | None]
+    check: Check
 
     def step(self, name: str) -> int | None:
         match = self.directory.match(name)
         return int(match.group(1)) if match else None
 
 
-def _hf(directory: Path, marker_glob: str) -> int | None:
+def _hf(directory: Path, run: WatchedRun) -> int | None:
     check_hf_weights(directory)
     return None
 
 
-def _hf_trainer(directory: Path, marker_glob: str) -> int | None:
-    try:
-        state = json.loads((directory / "trainer_state.json").read_text())
-    except FileNotFoundError:
-        raise Incomplete("trainer_state.json not written yet") from None
-    except (OSError, ValueError) as error:
-        raise Incomplete(f"trainer_state.json unreadable ({error})") from None
-    check_hf_weights(directory)
+def _hf_trainer(directory: Path, run: WatchedRun) -> int | None:
+    state = read_json(directory / "trainer_state.json")
+    check_safetensors_present(directory)
     tokens = state.get("num_input_tokens_seen") if isinstance(state, dict) else None
-    return int(tokens) if tokens else None
+    return int(tokens) if isinstance(tokens, int | float) and tokens > 0 else None
 
 
 def _number_in(path: Path, pattern: str) -> int:
-    try:
-        match = re.search(pattern, path.read_text())
-    except FileNotFoundError:
-        raise Incomplete(f"{path.name} not written yet") from None
+    regular_size(path)
+    match = re.fullmatch(pattern, path.read_text(errors="replace").strip())
     if match is None:
-        raise Incomplete(f"{path.name} does not name a step")
+        raise Incomplete(f"{path.name} does not name a step yet")
     return int(match.group(1))
 
 
-def _megatron(directory: Path, marker_glob: str) -> int | None:
+def _megatron(directory: Path, run: WatchedRun) -> int | None:
     latest = _number_in(directory.parent / "latest_checkpointed_iteration.txt", r"(\d+)")
     if latest < int(directory.name.removeprefix("iter_")):
         raise Incomplete(f"latest checkpointed iteration is {latest}")
-    if any(directory.glob("*.distcp")):
-        require_files(directory, ".metadata", "metadata.json")
+    if (directory / "metadata.json").exists() or any(directory.glob("*.distcp")):
+        require_files(directory, ".metadata")
+        read_json(directory / "metadata.json")
     return None
 
 
-def _nemo2(directory: Path, marker_glob: str) -> int | None:
+def _nemo2(directory: Path, run: WatchedRun) -> int | None:
     if directory.with_name(directory.name + "-unfinished").exists():
         raise Incomplete("NeMo's -unfinished marker is still there")
-    require_files(directory, "weights/.metadata", "weights/metadata.json")
-    return None
+    require_files(directory, "weights/.metadata")
+    read_json(directory / "weights" / "metadata.json")
+    samples = _CONSUMED_SAMPLES.search(directory.name)
+    if samples is None or not run.tokens_per_sample:
+        return None
+    return int(samples.group(1)) * run.tokens_per_sample
 
 
-def _deepspeed(directory: Path, marker_glob: str) -> int | None:
+def _deepspeed(directory: Path, run: WatchedRun) -> int | None:
     latest = _number_in(directory.parent / "latest", r"global_step(\d+)")
     if latest < int(directory.name.removeprefix("global_step")):
         raise Incomplete(f"latest names global_step{latest}")
     return None
 
 
-def _marker(directory: Path, marker_glob: str) -> int | None:
-    if not marker_glob or not any(directory.glob(marker_glob)):
-        raise Incomplete(f"no file matching {marker_glob!r} yet")
+def _marker(directory: Path, run: WatchedRun) -> int | None:
+    if not run.marker_glob or not any(directory.glob(run.marker_glob)):
+        raise Incomplete(f"no file matching {run.marker_glob!r} yet")
     return None
 
 
 FORMATS = {
     f.name: f
     for f in (
+        Format("hf", ev.CHECKPOINT_FORMAT_HF, GENERIC_DIR, _hf),
         Format(
             "hf-trainer",
             ev.CHECKPOINT_FORMAT_HF_TRAINER,
             re.compile(r"^checkpoint-(\d+)$"),
             _hf_trainer,
         ),
-        Format("hf", ev.CHECKPOINT_FORMAT_HF, GENERIC_DIR, _hf),
         Format("megatron", ev.CHECKPOINT_FORMAT_MEGATRON, re.compile(r"^iter_(\d+)$"), _megatron),
-        Format(
-            "nemo2",
-            ev.CHECKPOINT_FORMAT_NEMO,
-            re.compile(r"^(?!.*-unfinished$).*-step=(\d+)(?:-.*)?$"),
-            _nemo2,
-        ),
+        Format("nemo2", ev.CHECKPOINT_FORMAT_NEMO, NEMO_DIR, _nemo2),
         Format(
             "deepspeed",
             ev.CHECKPOINT_FORMAT_DEEPSPEED,
@@ -125,19 +133,19 @@ FORMATS = {
 
 
 def detect(directory: Path, root: Path) -> Format | None:
-    """The format a directory looks like, by its name and its root's bookkeeping files."""
+    """The format a directory looks like, by its name and its root's bookkeeping files.
+
+    `checkpoint-N` is taken for a Trainer checkpoint: a run that calls save_pretrained into
+    such names configures format `hf`, since only the writer knows whether trainer_state.json
+    is still to come."""
     name = directory.name
-    if FORMATS["hf-trainer"].step(name) is not None:  # save_pretrained into checkpoint-N: say "hf"
-        return FORMATS["hf-trainer"]
-    if (
-        FORMATS["megatron"].step(name) is not None
-        and (root / "latest_checkpointed_iteration.txt").exists()
+    for fmt in ("hf-trainer", "deepspeed", "nemo2"):
+        if FORMATS[fmt].step(name) is not None:
+            return FORMATS[fmt]
+    if FORMATS["megatron"].step(name) is not None and (
+        (root / "latest_checkpointed_iteration.txt").exists()
     ):
         return FORMATS["megatron"]
-    if FORMATS["deepspeed"].step(name) is not None:
-        return FORMATS["deepspeed"]
-    if FORMATS["nemo2"].step(name) is not None:
-        return FORMATS["nemo2"]
     if FORMATS["hf"].step(name) is not None and (directory / "config.json").exists():
         return FORMATS["hf"]
     return None

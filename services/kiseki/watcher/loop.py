@@ -1,9 +1,22 @@
-"""The watcher's loop: scan every run, publish what completed, never the same thing twice.
+"""The watcher's loop: one task per run scans its root and publishes what completed.
 
-Restart semantics: at start the watcher replays kiseki.checkpoints and skips every checkpoint
-directory already published there, so a restart publishes nothing new. Should it publish one
-again anyway (killed between the two sends), the id is the same and consumers treat it as a
-no-op (the orchestrator's view and the store are keyed by it).
+Publishing a checkpoint sends a DISCOVERED `CheckpointStatus` on kiseki.status (key: the
+checkpoint id), then the `CheckpointDiscovered` on kiseki.checkpoints (key: the run id). A
+checkpoint stuck past the incomplete timeout gets a FAILED status with the reason.
+
+Restart semantics: a restart publishes nothing new. At start the watcher replays the whole
+kiseki.checkpoints topic and skips, per run, every directory name and step published there,
+so those are never inspected nor sent again. This matters beyond tidiness: a fresh DISCOVERED
+status for a checkpoint already evaluated would put it back into the orchestrator's queue.
+The one window left is a crash between the two sends: the status went out, the checkpoint did
+not, so the restart sends both again under the same id (the orchestrator ignores statuses of
+checkpoints it has not been told about; the store keeps one row per id). A checkpoint still
+stuck is reported FAILED again, a timeout after the restart, under its same id. The topic
+must keep its records (no time retention; not compacted, as its key is the run): records it
+dropped would be published again under their same ids, and evaluated again.
+
+Isolation: each run scans in its own task and thread, so a slow or broken filesystem holds
+up only its own run; a scan error or a broker error is logged and retried at the next poll.
 """
 
 from __future__ import annotations
@@ -12,28 +25,33 @@ import asyncio
 import contextlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from aiokafka.errors import KafkaError
 
 from kiseki.core.kafka import ProtoProducer, ensure_topics
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_tail import TopicTail
 from kiseki.core.service import ServiceContext
 from kiseki.v1 import events_pb2 as ev
-from kiseki.watcher.config import WatchedRun, WatcherConfig
+from kiseki.watcher.config import WatcherConfig
+from kiseki.watcher.runs import WatchedRun
 from kiseki.watcher.scanner import RunScanner, ScanResult
 
 log = logging.getLogger(__name__)
+PARTITIONS = 3
 
 
-async def _already_published(kafka: KafkaConfig) -> dict[str, set[str]]:
-    """Directory names published per run, from the whole checkpoints topic."""
+async def read_published(kafka: KafkaConfig) -> dict[str, dict[str, int]]:
+    """Per run: directory name → step of every checkpoint in the checkpoints topic."""
     tail = TopicTail(kafka, kafka.topics.checkpoints, ev.CheckpointDiscovered)
     await tail.start()
     try:
-        published: dict[str, set[str]] = {}
+        published: dict[str, dict[str, int]] = {}
         for delivery in await tail.read_to_end():
             message = delivery.message
-            published.setdefault(message.run_id, set()).add(Path(message.uri).name)
+            published.setdefault(message.run_id, {})[Path(message.uri).name] = message.step
         return published
     finally:
         await tail.stop()
@@ -45,7 +63,7 @@ class Publisher:
         self.producer = ProtoProducer(kafka, "kiseki-watcher")
 
     async def status(
-        self, run_id: str, checkpoint: str, step: int, state: int, reason: str = ""
+        self, run_id: str, checkpoint: str, step: int, state: int, reason: str
     ) -> None:
         status = ev.CheckpointStatus(
             checkpoint_id=checkpoint,
@@ -61,49 +79,66 @@ class Publisher:
     async def publish(self, scanner: RunScanner, result: ScanResult) -> None:
         run_id = scanner.run.run_id
         for message in result.complete:
+            discovered = ev.CHECKPOINT_STATE_DISCOVERED
+            await self.status(run_id, message.checkpoint_id, message.step, discovered, "")
             await self.producer.send(self.kafka.topics.checkpoints, message, key=run_id)
-            await self.status(
-                run_id, message.checkpoint_id, message.step, ev.CHECKPOINT_STATE_DISCOVERED
-            )
             scanner.mark_published(message)
             log.info(
-                "published", extra={"checkpoint_id": message.checkpoint_id, "step": message.step}
+                "published",
+                extra={"checkpoint_id": message.checkpoint_id, "step": message.step},
             )
-        for checkpoint, step, reason in result.stuck:
+        for stuck in result.stuck:
             log.warning(
-                "checkpoint never completed", extra={"checkpoint_id": checkpoint, "reason": reason}
+                "checkpoint not complete in time",
+                extra={"checkpoint_id": stuck.checkpoint_id, "reason": stuck.reason},
             )
-            await self.status(run_id, checkpoint, step, ev.CHECKPOINT_STATE_FAILED, reason)
+            failed = ev.CHECKPOINT_STATE_FAILED
+            await self.status(run_id, stuck.checkpoint_id, stuck.step, failed, stuck.reason)
+            scanner.mark_reported(stuck)
+
+
+async def follow_run(
+    context: ServiceContext, scanner: RunScanner, publisher: Publisher, poll_interval_s: float
+) -> None:
+    """Scan and publish one run until the service stops; never raises for bad input."""
+    run_id = scanner.run.run_id
+    # A thread of its own: a run whose filesystem hangs holds no thread another run needs.
+    scan_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"scan-{run_id}")
+    loop = asyncio.get_running_loop()
+    try:
+        while not context.stopping.is_set():
+            try:
+                result = await loop.run_in_executor(scan_thread, scanner.scan, time.monotonic())
+                await publisher.publish(scanner, result)
+            except KafkaError as error:  # what was not sent is found again at the next scan
+                log.warning("publishing failed", extra={"run_id": run_id, "error": str(error)})
+            except Exception:
+                log.exception("scan failed", extra={"run_id": run_id})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(context.stopping.wait(), poll_interval_s)
+    finally:
+        scan_thread.shutdown(wait=False, cancel_futures=True)
 
 
 async def run_watcher(
     context: ServiceContext, kafka: KafkaConfig, config: WatcherConfig, runs: list[WatchedRun]
 ) -> None:
-    await ensure_topics(kafka, {kafka.topics.checkpoints: 3, kafka.topics.status: 3})
-    published = await _already_published(kafka)
-    scanners = [
-        RunScanner(
-            run,
-            config.quiet_period_s,
-            config.incomplete_timeout_s,
-            published.get(run.run_id, set()),
-        )
-        for run in runs
-    ]
+    topics = kafka.topics
+    await ensure_topics(kafka, {topics.checkpoints: PARTITIONS, topics.status: PARTITIONS})
+    published = await read_published(kafka)
     publisher = Publisher(kafka)
     await publisher.producer.start()
     context.health.set_ready(True)
+    log.info("watching", extra={"runs": [run.run_id for run in runs]})
     try:
-        while not context.stopping.is_set():
-            for scanner in scanners:
-                # One run's slow or broken filesystem must not stop the others.
-                try:
-                    result = await asyncio.to_thread(scanner.scan, time.monotonic())
-                except Exception:
-                    log.exception("scan failed", extra={"run_id": scanner.run.run_id})
-                    continue
-                await publisher.publish(scanner, result)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(context.stopping.wait(), config.poll_interval_s)
+        async with asyncio.TaskGroup() as group:
+            for run in runs:
+                scanner = RunScanner(
+                    run,
+                    config.quiet_period_s,
+                    config.incomplete_timeout_s,
+                    published.get(run.run_id, {}),
+                )
+                group.create_task(follow_run(context, scanner, publisher, config.poll_interval_s))
     finally:
         await publisher.producer.stop()

@@ -15,8 +15,9 @@ from kiseki.core.kafka import ProtoProducer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceContext
 from kiseki.v1 import events_pb2 as ev
-from kiseki.watcher.config import WatchedRun, WatcherConfig
+from kiseki.watcher.config import WatcherConfig
 from kiseki.watcher.loop import run_watcher
+from kiseki.watcher.runs import WatchedRun
 from support.kafka import consume_all
 from tinygpt.train import TrainConfig, train
 
