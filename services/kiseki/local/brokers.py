@@ -98,8 +98,16 @@ def start_apache_kafka(
     java = ["java", f"-Xmx{heap_mb}m", "-cp", classpath]
     if not (data_dir / "meta.properties").exists():
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        # `=` keeps an id that starts with "-" (1 in 64) from reading as an option.
         formatted = subprocess.run(
-            [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)],
+            [
+                *java,
+                "kafka.tools.StorageTool",
+                "format",
+                f"--cluster-id={cluster_id}",
+                "-c",
+                str(config),
+            ],
             capture_output=True,
             text=True,
             timeout=120,
