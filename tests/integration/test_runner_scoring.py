@@ -4,6 +4,7 @@ on outputs computed in-process from the same checkpoint."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from kiseki.serving.client import ScoringClient
 from kiseki.serving.endpoints import LocalEndpointManager
 from kiseki.serving.hf_scoring import HFScorer
 from kiseki.v1 import events_pb2 as ev
-from support.kafka import consume_all
+from support.kafka import consume_all, consume_until
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets" / "synthetic"
 
@@ -105,3 +106,46 @@ async def test_runner_scores_equal_in_process_evaluation(
         for metric, value in expected.items():
             served = sum(s.metrics[metric] for s in samples) / len(samples)
             assert served == pytest.approx(value), (dataset, metric)
+
+
+@pytest.mark.parametrize("broker", ["tansu"], indirect=True)
+async def test_results_larger_than_a_message_arrive_in_chunks_with_the_summary_last(
+    kafka_config: KafkaConfig, tiny_checkpoints: dict[int, Path], tmp_path: Path
+) -> None:
+    small = dataclasses.replace(kafka_config, max_message_bytes=16 * 1024)
+    manager = LocalEndpointManager(tmp_path / "endpoints")
+    endpoint = await manager.load("tiny", tiny_checkpoints[60])
+    producer = ProtoProducer(small, "test")
+    await producer.start()
+    cache = DatasetCache(DATASETS)
+
+    async def score(job: ev.EvaluationJob, client: ScoringClient) -> ev.JobResults:
+        return await score_job(job, client, cache)
+
+    runner = TaskRunner(small, RunnerConfig(datasets_dir=DATASETS), score)
+    context = ServiceContext("runner", Health())
+    task = asyncio.create_task(runner.run(context))
+    job = _job("synth_nli", ev.SCORING_MODE_LOGLIKELIHOOD, endpoint.address, 0)
+    job.shard_count = 1
+    try:
+        await producer.send(small.topics.jobs, job, key=job.job_id)
+        messages = await consume_until(
+            small,
+            small.topics.results,
+            "r",
+            ev.JobResults,
+            producer,
+            lambda got: any(d.message.summary.job_id for d in got),
+        )
+    finally:
+        context.stopping.set()
+        await asyncio.wait_for(task, 60)
+        await producer.stop()
+        await manager.stop()
+    assert len(messages) > 1
+    assert all(len(d.message.SerializeToString()) <= 16 * 1024 for d in messages)
+    assert [bool(d.message.summary.job_id) for d in messages] == [False] * (len(messages) - 1) + [
+        True
+    ]
+    indices = [s.sample_index for d in messages for s in d.message.samples]
+    assert indices == list(range(40))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from google.protobuf.message import Message
@@ -11,6 +12,33 @@ from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
 
 M = TypeVar("M", bound=Message)
+
+
+async def consume_until(
+    config: KafkaConfig,
+    topic: str,
+    group: str,
+    message_type: type[M],
+    producer: ProtoProducer,
+    enough: Callable[[list[Delivery[M]]], bool],
+    max_records: int = 100,
+) -> list[Delivery[M]]:
+    """Run one consumer-group member until what it handled is `enough`, then stop it."""
+    received: list[Delivery[M]] = []
+
+    async def handle(delivery: Delivery[M]) -> None:
+        received.append(delivery)
+
+    consumer = ProtoConsumer(config, topic, group, message_type, producer)
+    await consumer.start()
+    try:
+        for _ in range(60):
+            if enough(received):
+                break
+            await consumer.poll(handle, timeout_ms=500, max_records=max_records)
+    finally:
+        await consumer.stop()
+    return received
 
 
 async def consume_all(
@@ -23,18 +51,6 @@ async def consume_all(
     max_records: int = 100,
 ) -> list[Delivery[M]]:
     """Run one consumer-group member until it has handled `expected` records, then stop it."""
-    received: list[Delivery[M]] = []
-
-    async def handle(delivery: Delivery[M]) -> None:
-        received.append(delivery)
-
-    consumer = ProtoConsumer(config, topic, group, message_type, producer)
-    await consumer.start()
-    try:
-        for _ in range(60):
-            if len(received) >= expected:
-                break
-            await consumer.poll(handle, timeout_ms=500, max_records=max_records)
-    finally:
-        await consumer.stop()
-    return received
+    return await consume_until(
+        config, topic, group, message_type, producer, lambda got: len(got) >= expected, max_records
+    )

@@ -28,7 +28,13 @@ class OrchestratorConfig:
         "KISEKI_ORCHESTRATOR_TICK_S",
         0.2,
         unit="seconds",
-        doc="how long one read of the topics waits; bounds reaction time, not throughput",
+        doc="the scheduler runs at least this often; records wake it at once",
+    )
+    inbox_records: int = setting(
+        "KISEKI_ORCHESTRATOR_INBOX_RECORDS",
+        10000,
+        unit="records",
+        doc="records read ahead of the scheduler; bounds memory while a replay floods in",
     )
     control_port: int = setting(
         "KISEKI_CONTROL_PORT", 50051, unit="TCP port", doc="gRPC control API; 0 picks a free one"

@@ -99,9 +99,10 @@ class Orchestrator:
         await self.publish_status(view, ev.CHECKPOINT_STATE_READY)
         jobs = plan_jobs(view.checkpoint, policy, endpoint.address, endpoint.model_name)
         view.jobs = {job.job_id for job in jobs}
+        # Keyed by job, not checkpoint: one checkpoint's jobs spread over every runner.
         for job in jobs:
             if job.job_id not in view.done:
-                await self._producer.send(self.topics.jobs, job, key=job.checkpoint_id)
+                await self._producer.send(self.topics.jobs, job, key=job.job_id)
         await self.publish_status(view, ev.CHECKPOINT_STATE_EVALUATING)
 
     async def _finish(self, view: CheckpointView) -> None:
@@ -148,6 +149,31 @@ class Orchestrator:
             if not view.all_jobs_reported:
                 self._spawn(view, self._evaluate(view))
 
+    @staticmethod
+    async def _pump(tail: TopicTail[Any], inbox: asyncio.Queue[Any]) -> None:
+        while True:
+            for delivery in await tail.read(timeout_ms=1000):
+                await inbox.put(delivery.message)
+
+    async def _follow(self, tails: tuple[TopicTail[Any], ...], context: ServiceContext) -> None:
+        """React to a record on any topic at once; schedule at least every tick."""
+        inbox: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.config.inbox_records)
+        pumps = [asyncio.create_task(self._pump(tail, inbox)) for tail in tails]
+        try:
+            while not context.stopping.is_set():
+                with contextlib.suppress(TimeoutError):
+                    self._apply(await asyncio.wait_for(inbox.get(), self.config.tick_s))
+                    while not inbox.empty():
+                        self._apply(inbox.get_nowait())
+                for pump in pumps:
+                    if pump.done():
+                        pump.result()  # a broken tail stops the service; the supervisor restarts it
+                self._schedule()
+        finally:
+            for pump in pumps:
+                pump.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+
     async def run(self, context: ServiceContext) -> None:
         await self._producer.start()
         tails = await self._tails()
@@ -158,11 +184,7 @@ class Orchestrator:
             await self.deployer.start()
             await self._resume()
             context.health.set_ready(True)
-            while not context.stopping.is_set():
-                for tail in tails:
-                    for delivery in await tail.read(timeout_ms=int(self.config.tick_s * 1000)):
-                        self._apply(delivery.message)
-                self._schedule()
+            await self._follow(tails, context)
         finally:
             for task in list(self._busy.values()):
                 task.cancel()

@@ -18,6 +18,7 @@ from kiseki.core.kafka import Delivery, ProtoProducer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.core.service import ServiceContext
+from kiseki.runner.chunks import split_results
 from kiseki.runner.config import RunnerConfig
 from kiseki.runner.summaries import job_summary
 from kiseki.serving.client import ScoringClient
@@ -80,7 +81,8 @@ class TaskRunner:
     async def handle(self, delivery: Delivery[ev.EvaluationJob]) -> None:
         job = delivery.message
         results = await self._attempts(job)
-        await self._producer.send(self.kafka.topics.results, results, key=job.checkpoint_id)
+        for message in split_results(results, self.kafka.max_message_bytes):
+            await self._producer.send(self.kafka.topics.results, message, key=job.checkpoint_id)
         log.info(
             "job done",
             extra={

@@ -20,6 +20,18 @@ def dedup_token(kind: str, identities: Sequence[str]) -> str:
     return f"{kind}-" + hashlib.sha256("\x1f".join(identities).encode()).hexdigest()[:32]
 
 
+def _results_identity(delivery: Delivery[ev.JobResults]) -> str:
+    """What one results message holds: a job's last chunk (with its summary) or the chunk
+    starting at a sample; the same for a redelivered job, so its insert is dropped."""
+    message = delivery.message
+    if message.summary.job_id:
+        return message.summary.job_id
+    if message.samples:
+        first = message.samples[0]
+        return f"{first.job_id}@{first.sample_index}"
+    return f"{delivery.partition}:{delivery.offset}"
+
+
 class StoreWriter:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -33,7 +45,7 @@ class StoreWriter:
     async def write_results(self, batch: list[Delivery[ev.JobResults]]) -> None:
         samples = [sample_row(s) for d in batch for s in d.message.samples]
         summaries = [summary_row(d.message.summary) for d in batch if d.message.summary.job_id]
-        jobs = [d.message.summary.job_id or f"{d.partition}:{d.offset}" for d in batch]
+        jobs = [_results_identity(d) for d in batch]
         await self._insert("sample_results", samples, dedup_token("samples", jobs))
         await self._insert("job_summaries", summaries, dedup_token("summaries", jobs))
 
