@@ -14,6 +14,7 @@ from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceContext
 from kiseki.local.process import free_port
 from kiseki.runner.config import RunnerConfig
+from kiseki.runner.evaluate import Emit
 from kiseki.runner.loop import TaskRunner
 from kiseki.serving.client import ScoringClient
 from kiseki.v1 import events_pb2 as ev
@@ -22,7 +23,7 @@ from support.kafka import consume_all
 CONFIG = RunnerConfig(datasets_dir=Path("unused"), max_attempts=2, first_backoff_s=0.05)
 
 
-async def never_called(job: ev.EvaluationJob, client: ScoringClient) -> ev.JobResults:
+async def never_called(job: ev.EvaluationJob, client: ScoringClient, emit: Emit) -> ev.JobResults:
     await client.generate(["x"], 1)  # the endpoint is down: this raises
     raise AssertionError("unreachable")
 

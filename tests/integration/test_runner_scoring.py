@@ -19,13 +19,13 @@ from kiseki.evaluation.metrics import score_samples
 from kiseki.evaluation.postprocess import normalize, postprocess
 from kiseki.evaluation.prompts import build_prompt
 from kiseki.runner.config import RunnerConfig
-from kiseki.runner.evaluate import DatasetCache, score_job
+from kiseki.runner.evaluate import DatasetCache, Emit, score_job
 from kiseki.runner.loop import TaskRunner
 from kiseki.serving.client import ScoringClient
 from kiseki.serving.endpoints import LocalEndpointManager
 from kiseki.serving.hf_scoring import HFScorer
 from kiseki.v1 import events_pb2 as ev
-from support.kafka import consume_all, consume_until
+from support.kafka import consume_until
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets" / "synthetic"
 
@@ -73,10 +73,12 @@ async def test_runner_scores_equal_in_process_evaluation(
     await producer.start()
     cache = DatasetCache(DATASETS)
 
-    async def score(job: ev.EvaluationJob, client: ScoringClient) -> ev.JobResults:
-        return await score_job(job, client, cache)
+    async def score(job: ev.EvaluationJob, client: ScoringClient, emit: Emit) -> ev.JobResults:
+        return await score_job(job, client, cache, emit)
 
-    runner = TaskRunner(kafka_config, RunnerConfig(datasets_dir=DATASETS), score)
+    # Small requests: each job's samples stream out in several parts before its summary.
+    config = RunnerConfig(datasets_dir=DATASETS, items_per_request=8)
+    runner = TaskRunner(kafka_config, config, score)
     context = ServiceContext("runner", Health())
     task = asyncio.create_task(runner.run(context))
     cases = [("synth_qa", ev.SCORING_MODE_GENERATE), ("synth_nli", ev.SCORING_MODE_LOGLIKELIHOOD)]
@@ -85,8 +87,13 @@ async def test_runner_scores_equal_in_process_evaluation(
             for shard in (0, 1):
                 job = _job(dataset, mode, endpoint.address, shard)
                 await producer.send(kafka_config.topics.jobs, job, key="ck")
-        results = await consume_all(
-            kafka_config, kafka_config.topics.results, "r", ev.JobResults, producer, 4
+        results = await consume_until(
+            kafka_config,
+            kafka_config.topics.results,
+            "r",
+            ev.JobResults,
+            producer,
+            lambda got: sum(bool(d.message.summary.job_id) for d in got) == 4,
         )
     finally:
         context.stopping.set()
@@ -119,8 +126,8 @@ async def test_results_larger_than_a_message_arrive_in_chunks_with_the_summary_l
     await producer.start()
     cache = DatasetCache(DATASETS)
 
-    async def score(job: ev.EvaluationJob, client: ScoringClient) -> ev.JobResults:
-        return await score_job(job, client, cache)
+    async def score(job: ev.EvaluationJob, client: ScoringClient, emit: Emit) -> ev.JobResults:
+        return await score_job(job, client, cache, emit)
 
     runner = TaskRunner(small, RunnerConfig(datasets_dir=DATASETS), score)
     context = ServiceContext("runner", Health())

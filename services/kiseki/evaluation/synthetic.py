@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -122,24 +122,27 @@ SPECS: dict[str, dict[str, Any]] = {
 }
 
 
-def build(name: str, split: str) -> dict[str, Any]:
+def build(name: str, split: str, size: int | None = None) -> dict[str, Any]:
+    """The dataset's split; `size` overrides its usual number of samples (benchmarks)."""
     spec = SPECS[name]
     make: Callable[[random.Random], tuple[str, str]] = spec["make"]
     rng = random.Random(f"{name}-{split}")
-    samples = [make(rng) for _ in range(SIZES[split])]
+    samples = [make(rng) for _ in range(SIZES[split] if size is None else size)]
     document = {k: v for k, v in spec.items() if k != "make"}
     document["few_shots"] = []
     document["samples"] = [{"input": i, "output": o} for i, o in samples]
     return document
 
 
-def write_all(out: Path) -> list[Path]:
+def write_all(out: Path, sizes: Mapping[str, int] | None = None) -> list[Path]:
+    """Every dataset's splits under `out`; `sizes` overrides the samples of given splits."""
     written = []
     for name in SPECS:
         for split in SIZES:
             path = out / split / f"{name}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(build(name, split), ensure_ascii=False, indent=1) + "\n")
+            document = build(name, split, (sizes or {}).get(split))
+            path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n")
             written.append(path)
     return written
 

@@ -6,7 +6,7 @@ from kiseki.core.config import load_config
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceConfig, ServiceContext, run_service
 from kiseki.runner.config import RunnerConfig
-from kiseki.runner.evaluate import DatasetCache, score_job
+from kiseki.runner.evaluate import DatasetCache, Emit, score_job
 from kiseki.runner.loop import TaskRunner
 from kiseki.serving.client import ScoringClient
 from kiseki.v1 import events_pb2 as ev
@@ -20,8 +20,8 @@ def main() -> None:
     )
     cache = DatasetCache(config.datasets_dir)
 
-    async def score(job: ev.EvaluationJob, client: ScoringClient) -> ev.JobResults:
-        return await score_job(job, client, cache)
+    async def score(job: ev.EvaluationJob, client: ScoringClient, emit: Emit) -> ev.JobResults:
+        return await score_job(job, client, cache, emit)
 
     async def serve(context: ServiceContext) -> None:
         await TaskRunner(kafka, config, score).run(context)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from kiseki.evaluation.baselines import follows_format
 from kiseki.evaluation.datasets import (
@@ -13,12 +15,17 @@ from kiseki.evaluation.datasets import (
     load_dataset,
 )
 from kiseki.evaluation.loglikelihood import choice_requests, choice_scores
-from kiseki.evaluation.metrics import score_samples
+from kiseki.evaluation.metrics import DATASET_LEVEL, score_samples
 from kiseki.evaluation.postprocess import normalize, postprocess
 from kiseki.evaluation.prompts import build_prompt
 from kiseki.runner.summaries import job_summary
 from kiseki.serving.client import ScoringClient
+from kiseki.serving.results import Continuation
 from kiseki.v1 import events_pb2 as ev
+
+Output = TypeVar("Output")
+# Receives finished samples, in order, while the rest of the job is still being scored.
+Emit = Callable[[Sequence[ev.SampleResult]], Awaitable[None]]
 
 
 class NoChoices(ValueError):
@@ -56,49 +63,104 @@ def _sample_result(job: ev.EvaluationJob, index: int, prompt: str, gold: str) ->
     )
 
 
+class ReadySamples(Generic[Output]):
+    """Outputs arrive a request at a time, in any order; samples are handed on in order, each
+    as soon as all of its items (one per sample, or one per label) have come back."""
+
+    def __init__(self, items: int, items_per_sample: int) -> None:
+        self.outputs: list[Output | None] = [None] * items
+        self.per_sample, self.filled, self.handed = items_per_sample, 0, 0
+
+    def add(self, start: int, part: Sequence[Output]) -> range:
+        self.outputs[start : start + len(part)] = part
+        while self.filled < len(self.outputs) and self.outputs[self.filled] is not None:
+            self.filled += 1
+        ready = range(self.handed, self.filled // self.per_sample)
+        self.handed = ready.stop
+        return ready
+
+
+def _amortised_ms(started: float, samples: int) -> float:
+    return (time.monotonic() - started) * 1000 / max(1, samples)
+
+
 async def _generate(
-    job: ev.EvaluationJob, dataset: Dataset, results: list[ev.SampleResult], client: ScoringClient
+    job: ev.EvaluationJob,
+    dataset: Dataset,
+    results: list[ev.SampleResult],
+    client: ScoringClient,
+    emit: Emit,
 ) -> dict[str, float]:
-    started = time.monotonic()
-    raw = await client.generate(
-        [r.prompt for r in results], job.max_new_tokens or dataset.output_length
+    started, prefix = time.monotonic(), ReadySamples[str](len(results), 1)
+    per_sample_metrics = [name for name in dataset.metrics if name not in DATASET_LEVEL]
+
+    async def scored(start: int, texts: list[str]) -> None:
+        ready = prefix.add(start, texts)
+        part = results[ready.start : ready.stop]
+        raw = [prefix.outputs[i] or "" for i in ready]
+        predictions = [postprocess(text) for text in raw]
+        per_sample, _ = score_samples(per_sample_metrics, predictions, [r.gold for r in part])
+        latency_ms = _amortised_ms(started, ready.stop)
+        for result, text, prediction, values in zip(
+            part, raw, predictions, per_sample, strict=True
+        ):
+            result.raw_output, result.prediction, result.latency_ms = text, prediction, latency_ms
+            result.metrics.update(values)
+            result.format_followed = follows_format(dataset, prediction)
+        await emit(part)
+
+    await client.generate(
+        [r.prompt for r in results], job.max_new_tokens or dataset.output_length, scored
     )
-    latency_ms = (time.monotonic() - started) * 1000 / max(1, len(results))
-    predictions = [postprocess(text) for text in raw]
-    per_sample, scores = score_samples(dataset.metrics, predictions, [r.gold for r in results])
-    for result, text, prediction, values in zip(results, raw, predictions, per_sample, strict=True):
-        result.raw_output, result.prediction, result.latency_ms = text, prediction, latency_ms
-        result.metrics.update(values)
-        result.format_followed = follows_format(dataset, prediction)
+    # Dataset-level metrics (pearson, spearman) need every prediction at once.
+    _, scores = score_samples(
+        dataset.metrics, [r.prediction for r in results], [r.gold for r in results]
+    )
     scores["format_followed"] = sum(r.format_followed for r in results) / max(1, len(results))
     return scores
 
 
 async def _loglikelihood(
-    dataset: Dataset, results: list[ev.SampleResult], client: ScoringClient
+    dataset: Dataset, results: list[ev.SampleResult], client: ScoringClient, emit: Emit
 ) -> dict[str, float]:
     labels = dataset.label_list
     if not labels:
         raise NoChoices(f"{dataset.name} has no label_list: nothing to score by log-likelihood")
+    started, prefix = (
+        time.monotonic(),
+        ReadySamples[Continuation](len(results) * len(labels), len(labels)),
+    )
+
+    async def scored(start: int, continuations: list[Continuation]) -> None:
+        ready = prefix.add(start, continuations)
+        for position in ready:
+            result = results[position]
+            chosen = prefix.outputs[position * len(labels) : (position + 1) * len(labels)]
+            logprobs = [c.logprob for c in chosen if c is not None]
+            result.choice_logprobs.extend(logprobs)
+            result.prediction = labels[max(range(len(labels)), key=lambda i: logprobs[i])]
+            result.metrics.update(choice_scores(logprobs, labels, result.gold))
+            result.format_followed = True
+            result.latency_ms = _amortised_ms(started, ready.stop)
+        await emit(results[ready.start : ready.stop])
+
     requests = [pair for r in results for pair in choice_requests(r.prompt, labels)]
-    continuations = await client.loglikelihood(requests)
-    totals = {"acc": 0.0, "acc_norm": 0.0}
-    for position, result in enumerate(results):
-        chosen = continuations[position * len(labels) : (position + 1) * len(labels)]
-        logprobs = [c.logprob for c in chosen]
-        values = choice_scores(logprobs, labels, result.gold)
-        result.choice_logprobs.extend(logprobs)
-        result.prediction = labels[max(range(len(labels)), key=lambda i: logprobs[i])]
-        result.metrics.update(values)
-        result.format_followed = True
-        for name, value in values.items():
-            totals[name] += value
-    return {name: total / max(1, len(results)) for name, total in totals.items()}
+    await client.loglikelihood(requests, scored)
+    return {
+        name: sum(r.metrics[name] for r in results) / max(1, len(results))
+        for name in ("acc", "acc_norm")
+    }
+
+
+async def _keep(samples: Sequence[ev.SampleResult]) -> None:
+    """Without a consumer for early samples, they all travel with the summary."""
 
 
 async def score_job(
-    job: ev.EvaluationJob, client: ScoringClient, cache: DatasetCache
+    job: ev.EvaluationJob, client: ScoringClient, cache: DatasetCache, emit: Emit = _keep
 ) -> ev.JobResults:
+    """Every sample of the job's shard, scored; `emit` is handed finished samples in sample
+    order while the rest are still being computed. The result holds all samples."""
     started = time.monotonic()
     dataset, shots = cache.get(job.dataset, job.num_few_shots)
     results = [
@@ -110,7 +172,7 @@ async def score_job(
         if not dataset.label_list:
             # A suite may ask both modes of every dataset; free-form ones have no choices.
             return ev.JobResults(summary=job_summary(job, started, error="skipped: no label_list"))
-        scores = await _loglikelihood(dataset, results, client)
+        scores = await _loglikelihood(dataset, results, client, emit)
     else:
-        scores = await _generate(job, dataset, results, client)
+        scores = await _generate(job, dataset, results, client, emit)
     return ev.JobResults(samples=results, summary=job_summary(job, started, len(results), scores))

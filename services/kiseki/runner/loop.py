@@ -1,7 +1,8 @@
 """The task-runner's loop: take a job, score it against its endpoint, publish, then commit.
 
-Results are published before the job's offset is committed, so a runner killed mid-job
-leaves the job to another runner (at-least-once; the store keeps one row per sample).
+Samples are published as their requests return, the summary last, all before the job's
+offset is committed: a runner killed mid-job leaves the job to another runner, which
+publishes it again whole (at-least-once; the store keeps one row per sample).
 An endpoint that stays unavailable makes the job FAILED with the reason, after retries.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from tritonclient.utils import InferenceServerException
 
@@ -20,12 +21,13 @@ from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.core.service import ServiceContext
 from kiseki.runner.chunks import split_results
 from kiseki.runner.config import RunnerConfig
+from kiseki.runner.evaluate import Emit
 from kiseki.runner.summaries import job_summary
 from kiseki.serving.client import ScoringClient
 from kiseki.v1 import events_pb2 as ev
 
 log = logging.getLogger(__name__)
-JobScorer = Callable[[ev.EvaluationJob, ScoringClient], Awaitable[ev.JobResults]]
+JobScorer = Callable[[ev.EvaluationJob, ScoringClient, Emit], Awaitable[ev.JobResults]]
 
 
 def validate_job(job: ev.EvaluationJob) -> None:
@@ -49,6 +51,23 @@ class TaskRunner:
         self.kafka, self.config, self.score = kafka, config, score
         self._producer = ProtoProducer(kafka, "kiseki-runner")
 
+    async def _publish(self, job: ev.EvaluationJob, results: ev.JobResults) -> None:
+        for message in split_results(results, self.kafka.max_message_bytes):
+            await self._producer.send(self.kafka.topics.results, message, key=job.checkpoint_id)
+
+    async def _attempt(self, job: ev.EvaluationJob, client: ScoringClient) -> ev.JobResults:
+        """Publishes samples as they are scored, then returns the summary with the rest."""
+        published = 0
+
+        async def emit(samples: Sequence[ev.SampleResult]) -> None:
+            nonlocal published
+            if samples:
+                await self._publish(job, ev.JobResults(samples=samples))
+                published += len(samples)
+
+        results = await self.score(job, client, emit)
+        return ev.JobResults(samples=results.samples[published:], summary=results.summary)
+
     async def _attempts(self, job: ev.EvaluationJob) -> ev.JobResults:
         started, backoff, reason = time.monotonic(), self.config.first_backoff_s, ""
         for attempt in range(1, self.config.max_attempts + 1):
@@ -60,7 +79,7 @@ class TaskRunner:
                 self.config.request_timeout_s,
             )
             try:
-                return await self.score(job, client)
+                return await self._attempt(job, client)
             except (ValueError, KeyError) as error:  # bad dataset or job: retrying cannot help
                 return failed_results(job, f"{type(error).__name__}: {error}", started)
             except InferenceServerException as error:
@@ -80,15 +99,14 @@ class TaskRunner:
 
     async def handle(self, delivery: Delivery[ev.EvaluationJob]) -> None:
         job = delivery.message
-        results = await self._attempts(job)
-        for message in split_results(results, self.kafka.max_message_bytes):
-            await self._producer.send(self.kafka.topics.results, message, key=job.checkpoint_id)
+        final = await self._attempts(job)
+        await self._publish(job, final)
         log.info(
             "job done",
             extra={
                 "job_id": job.job_id,
-                "samples": len(results.samples),
-                "failed": results.summary.failed,
+                "samples": final.summary.num_samples,
+                "failed": final.summary.failed,
             },
         )
 

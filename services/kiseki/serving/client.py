@@ -19,6 +19,8 @@ from kiseki.serving.results import Continuation
 
 Item = TypeVar("Item")
 Output = TypeVar("Output")
+# Told of each packed request as it returns: its first item's position and its outputs.
+PartDone = Callable[[int, list[Output]], Awaitable[None]]
 
 
 def _bytes_input(name: str, values: Sequence[str]) -> InferInput:
@@ -52,15 +54,17 @@ class ScoringClient:
         self,
         items: Sequence[Item],
         request: Callable[[Sequence[Item]], Awaitable[list[Output]]],
+        on_part: PartDone[Output] | None,
     ) -> list[Output]:
-        async def bounded(part: Sequence[Item]) -> list[Output]:
+        async def bounded(start: int) -> list[Output]:
             async with self._in_flight:
-                return await request(part)
+                outputs = await request(items[start : start + self.items_per_request])
+            if on_part is not None:
+                await on_part(start, outputs)
+            return outputs
 
-        step = self.items_per_request
-        parts = await asyncio.gather(
-            *(bounded(items[start : start + step]) for start in range(0, len(items), step))
-        )
+        starts = range(0, len(items), self.items_per_request)
+        parts = await asyncio.gather(*(bounded(start) for start in starts))
         return [output for part in parts for output in part]
 
     async def _infer(self, inputs: list[InferInput], outputs: list[str]) -> InferResult:
@@ -71,8 +75,11 @@ class ScoringClient:
             client_timeout=self.timeout_s,
         )
 
-    async def generate(self, prompts: Sequence[str], max_new_tokens: int) -> list[str]:
-        """Greedy continuations, each cut before its first blank line."""
+    async def generate(
+        self, prompts: Sequence[str], max_new_tokens: int, on_part: PartDone[str] | None = None
+    ) -> list[str]:
+        """Greedy continuations, each cut before its first blank line; `on_part` hears of
+        each packed request as it returns, so its results can move on before the rest."""
 
         async def request(part: Sequence[str]) -> list[str]:
             budget = InferInput("MAX_NEW_TOKENS", [len(part), 1], "INT32")
@@ -80,9 +87,11 @@ class ScoringClient:
             result = await self._infer([_bytes_input("TEXT", part), budget], ["OUTPUT_TEXT"])
             return [v.decode("utf-8") for v in result.as_numpy("OUTPUT_TEXT").reshape(-1)]
 
-        return await self._packed(prompts, request)
+        return await self._packed(prompts, request, on_part)
 
-    async def loglikelihood(self, pairs: Sequence[tuple[str, str]]) -> list[Continuation]:
+    async def loglikelihood(
+        self, pairs: Sequence[tuple[str, str]], on_part: PartDone[Continuation] | None = None
+    ) -> list[Continuation]:
         """Log-prob of each (context, continuation) and whether greedy decoding yields it."""
 
         async def request(part: Sequence[tuple[str, str]]) -> list[Continuation]:
@@ -95,4 +104,4 @@ class ScoringClient:
                 Continuation(float(lp), bool(g)) for lp, g in zip(logprobs, greedy, strict=True)
             ]
 
-        return await self._packed(pairs, request)
+        return await self._packed(pairs, request, on_part)
