@@ -199,3 +199,26 @@ async def test_a_dead_server_is_restarted_with_its_models(
     await manager.start()  # what every manager call does first
     texts, _ = await _scores(endpoint.address, "survivor")
     assert len(texts) == len(PROMPTS)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_prompts_longer_than_the_context_lose_their_oldest_tokens(
+    manager: LocalEndpointManager, tiny_checkpoints: dict[int, Path]
+) -> None:
+    """The tiny GPT has 512 positions; a 4-shot prompt can be far longer."""
+    long_prompt = "".join(f"問題: {a} + 1 = ?\n答え: {a + 1}\n\n" for a in range(200)) + PROMPTS[0]
+    endpoint = await manager.load("long", tiny_checkpoints[60])
+    client = ScoringClient(endpoint.address, "long")
+    try:
+        [served_text] = await client.generate([long_prompt], max_new_tokens=12)
+        [served] = await client.loglikelihood([(long_prompt, " 7")])
+    finally:
+        await client.close()
+        await manager.unload("long")
+    scorer = HFScorer(tiny_checkpoints[60], device="cpu")
+    assert scorer.max_positions == 512
+    assert len(scorer.tokenizer.encode(long_prompt)) > 512
+    assert served_text == scorer.generate([long_prompt], 12)[0]
+    [local] = scorer.loglikelihood([(long_prompt, " 7")])
+    assert served.logprob == pytest.approx(local.logprob, abs=1e-4)
+    assert served.logprob > -50.0  # a real probability, not a padding artefact

@@ -26,6 +26,9 @@ from kiseki.serving.repository import ServingOptions  # noqa: E402
 from tinygpt.train import TrainConfig, train  # noqa: E402
 
 ITEMS, BATCH, MAX_NEW_TOKENS, ROUNDS = 1024, 256, 16, 5
+# Requests in flight, as the task-runner keeps them (KISEKI_RUNNER_MAX_IN_FLIGHT): the next
+# request waits in Triton's queue while one computes, so the model never idles between them.
+IN_FLIGHT = 2
 # The project's tiny GPT (see tools/tinygpt); set larger to study how the ratio moves.
 LAYERS, WIDTH = 2, 64
 CORPUS = [f"問題: {a} + {b} = ?\n答え: {a + b}\n\n" for a in range(30) for b in range(30)]
@@ -46,7 +49,9 @@ async def measure(checkpoint: Path, workdir: Path) -> dict[str, dict[str, float]
         workdir, ServingOptions(max_batch_size=BATCH, max_items_per_forward=BATCH)
     )
     endpoint = await manager.load("bench", checkpoint)
-    client = ScoringClient(endpoint.address, "bench", items_per_request=BATCH, max_in_flight=1)
+    client = ScoringClient(
+        endpoint.address, "bench", items_per_request=BATCH, max_in_flight=IN_FLIGHT
+    )
     chunks = range(0, ITEMS, BATCH)
 
     async def local_generate() -> None:
@@ -89,6 +94,7 @@ def main() -> None:
                 "benchmark": "serving",
                 "items": ITEMS,
                 "items_per_request": BATCH,
+                "requests_in_flight": IN_FLIGHT,
                 "max_new_tokens": MAX_NEW_TOKENS,
                 **{
                     kind: {

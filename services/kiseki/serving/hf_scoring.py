@@ -40,6 +40,10 @@ class HFScorer:
         self.model = model.to(self.device).eval()  # type: ignore[arg-type]
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
+        # Prompts longer than the model's context lose their oldest tokens (the start of the
+        # few-shot block), as lm-evaluation-harness does, instead of failing the whole job.
+        self.tokenizer.truncation_side = "left"
+        self.max_positions: int | None = getattr(model.config, "max_position_embeddings", None)
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[str], max_new_tokens: int) -> list[str]:
@@ -47,7 +51,14 @@ class HFScorer:
         if not prompts:
             return []
         self.tokenizer.padding_side = "left"
-        batch = self.tokenizer(list(prompts), return_tensors="pt", padding=True).to(self.device)
+        room = None if self.max_positions is None else max(1, self.max_positions - max_new_tokens)
+        batch = self.tokenizer(
+            list(prompts),
+            return_tensors="pt",
+            padding=True,
+            truncation=room is not None,
+            max_length=room,
+        ).to(self.device)
         output = self.model.generate(
             **batch,
             do_sample=False,
@@ -67,7 +78,16 @@ class HFScorer:
         continuation_ids = self.tokenizer.encode(continuation, add_special_tokens=False)
         if not continuation_ids:
             raise ValueError(f"empty continuation for context {context[-40:]!r}")
-        return context_ids or [int(self.tokenizer.eos_token_id or 0)], continuation_ids
+        context_ids = context_ids or [int(self.tokenizer.eos_token_id or 0)]
+        if self.max_positions is not None:
+            room = self.max_positions - len(continuation_ids)
+            if room < 1:
+                raise ValueError(
+                    f"continuation of {len(continuation_ids)} tokens does not fit the model's"
+                    f" {self.max_positions} positions"
+                )
+            context_ids = context_ids[-room:]
+        return context_ids, continuation_ids
 
     @torch.inference_mode()
     def loglikelihood(self, pairs: Sequence[tuple[str, str]]) -> list[Continuation]:
