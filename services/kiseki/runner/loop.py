@@ -99,6 +99,7 @@ class TaskRunner:
 
     async def handle(self, delivery: Delivery[ev.EvaluationJob]) -> None:
         job = delivery.message
+        log.info("job started", extra={"job_id": job.job_id, "checkpoint_id": job.checkpoint_id})
         final = await self._attempts(job)
         await self._publish(job, final)
         log.info(
