@@ -40,7 +40,10 @@ class ProtoConsumer(Generic[M]):
         message_type: type[M],
         dead_letters: ProtoProducer,
         validate: Validator[M] | None = None,
+        max_handling_s: float = 300.0,
     ) -> None:
+        """`max_handling_s`: the longest one poll's records may take to handle before the
+        group counts this member as stuck and gives its partitions to another."""
         self.topic, self.group_id, self._type = topic, group_id, message_type
         self._dead_letters, self._dlq_topic = dead_letters, config.topics.dlq
         self._validate = validate
@@ -52,6 +55,7 @@ class ProtoConsumer(Generic[M]):
             max_partition_fetch_bytes=config.max_message_bytes,
             session_timeout_ms=config.session_timeout_ms,
             heartbeat_interval_ms=max(100, config.session_timeout_ms // 3),
+            max_poll_interval_ms=int(max_handling_s * 1000),
             **config.client_kwargs(),
         )
 

@@ -38,6 +38,14 @@ class RunnerConfig:
         unit="seconds",
         doc="wait after the first failed try; doubles each time (0.5 s … 16 s over 6 tries)",
     )
+    max_job_s: float = setting(
+        "KISEKI_RUNNER_MAX_JOB_S",
+        6 * 3600.0,
+        unit="seconds",
+        doc="longest a job may take before the group hands it to another runner; a shard of a"
+        " large suite on a large model runs for hours, so the consumer's 5-minute default would"
+        " have a healthy runner's job redone elsewhere",
+    )
     request_timeout_s: float = setting(
         "KISEKI_RUNNER_REQUEST_TIMEOUT_S",
         600.0,

@@ -120,6 +120,7 @@ class TaskRunner:
             ev.EvaluationJob,
             self._producer,
             validate_job,
+            max_handling_s=self.config.max_job_s,
         )
         await consumer.start()
         context.health.set_ready(True)
