@@ -4,7 +4,9 @@ on outputs computed in-process from the same checkpoint."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -63,29 +65,44 @@ def _in_process_scores(checkpoint: Path, dataset_name: str, mode: int) -> dict[s
     return {name: sum(r[name] for r in rows) / len(rows) for name in ("acc", "acc_norm")}
 
 
-@pytest.mark.parametrize("broker", ["tansu"], indirect=True)
-async def test_runner_scores_equal_in_process_evaluation(
-    kafka_config: KafkaConfig, tiny_checkpoints: dict[int, Path], tmp_path: Path
-) -> None:
-    manager = LocalEndpointManager(tmp_path / "endpoints")
-    endpoint = await manager.load("tiny", tiny_checkpoints[60])
-    producer = ProtoProducer(kafka_config, "test")
+@contextlib.asynccontextmanager
+async def running_runner(
+    kafka: KafkaConfig, config: RunnerConfig, checkpoint: Path, workdir: Path
+) -> AsyncIterator[tuple[str, ProtoProducer]]:
+    """A task-runner on its own task, a real endpoint serving `checkpoint`, and a producer;
+    yields the endpoint's address and the producer, and stops all three."""
+    manager = LocalEndpointManager(workdir / "endpoints")
+    endpoint = await manager.load("tiny", checkpoint)
+    producer = ProtoProducer(kafka, "test")
     await producer.start()
     cache = DatasetCache(DATASETS)
 
     async def score(job: ev.EvaluationJob, client: ScoringClient, emit: Emit) -> ev.JobResults:
         return await score_job(job, client, cache, emit)
 
+    context = ServiceContext("runner", Health())
+    task = asyncio.create_task(TaskRunner(kafka, config, score).run(context))
+    try:
+        yield endpoint.address, producer
+    finally:
+        context.stopping.set()
+        await asyncio.wait_for(task, 60)
+        await producer.stop()
+        await manager.stop()
+
+
+@pytest.mark.parametrize("broker", ["tansu"], indirect=True)
+async def test_runner_scores_equal_in_process_evaluation(
+    kafka_config: KafkaConfig, tiny_checkpoints: dict[int, Path], tmp_path: Path
+) -> None:
     # Small requests: each job's samples stream out in several parts before its summary.
     config = RunnerConfig(datasets_dir=DATASETS, items_per_request=8)
-    runner = TaskRunner(kafka_config, config, score)
-    context = ServiceContext("runner", Health())
-    task = asyncio.create_task(runner.run(context))
     cases = [("synth_qa", ev.SCORING_MODE_GENERATE), ("synth_nli", ev.SCORING_MODE_LOGLIKELIHOOD)]
-    try:
+    running = running_runner(kafka_config, config, tiny_checkpoints[60], tmp_path)
+    async with running as (endpoint, producer):
         for dataset, mode in cases:
             for shard in (0, 1):
-                job = _job(dataset, mode, endpoint.address, shard)
+                job = _job(dataset, mode, endpoint, shard)
                 await producer.send(kafka_config.topics.jobs, job, key="ck")
         results = await consume_until(
             kafka_config,
@@ -95,11 +112,6 @@ async def test_runner_scores_equal_in_process_evaluation(
             producer,
             lambda got: sum(bool(d.message.summary.job_id) for d in got) == 4,
         )
-    finally:
-        context.stopping.set()
-        await asyncio.wait_for(task, 60)
-        await producer.stop()
-        await manager.stop()
     for dataset, mode in cases:
         samples = [
             s
@@ -120,21 +132,13 @@ async def test_results_larger_than_a_message_arrive_in_chunks_with_the_summary_l
     kafka_config: KafkaConfig, tiny_checkpoints: dict[int, Path], tmp_path: Path
 ) -> None:
     small = dataclasses.replace(kafka_config, max_message_bytes=16 * 1024)
-    manager = LocalEndpointManager(tmp_path / "endpoints")
-    endpoint = await manager.load("tiny", tiny_checkpoints[60])
-    producer = ProtoProducer(small, "test")
-    await producer.start()
-    cache = DatasetCache(DATASETS)
-
-    async def score(job: ev.EvaluationJob, client: ScoringClient, emit: Emit) -> ev.JobResults:
-        return await score_job(job, client, cache, emit)
-
-    runner = TaskRunner(small, RunnerConfig(datasets_dir=DATASETS), score)
-    context = ServiceContext("runner", Health())
-    task = asyncio.create_task(runner.run(context))
-    job = _job("synth_nli", ev.SCORING_MODE_LOGLIKELIHOOD, endpoint.address, 0)
-    job.shard_count = 1
-    try:
+    config = RunnerConfig(datasets_dir=DATASETS)
+    async with running_runner(small, config, tiny_checkpoints[60], tmp_path) as (
+        endpoint,
+        producer,
+    ):
+        job = _job("synth_nli", ev.SCORING_MODE_LOGLIKELIHOOD, endpoint, 0)
+        job.shard_count = 1
         await producer.send(small.topics.jobs, job, key=job.job_id)
         messages = await consume_until(
             small,
@@ -144,11 +148,6 @@ async def test_results_larger_than_a_message_arrive_in_chunks_with_the_summary_l
             producer,
             lambda got: any(d.message.summary.job_id for d in got),
         )
-    finally:
-        context.stopping.set()
-        await asyncio.wait_for(task, 60)
-        await producer.stop()
-        await manager.stop()
     assert len(messages) > 1
     assert all(len(d.message.SerializeToString()) <= 16 * 1024 for d in messages)
     assert [bool(d.message.summary.job_id) for d in messages] == [False] * (len(messages) - 1) + [
