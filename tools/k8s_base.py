@@ -49,6 +49,9 @@ def render() -> str:
         if not manifest or "helm.sh/hook" in manifest["metadata"].get("annotations", {}):
             continue
         _strip(manifest["metadata"])
+        # A namespace on every object lets an overlay's `namespace:` also move the
+        # RoleBinding's subject, which kustomize matches by the ServiceAccount's namespace.
+        manifest["metadata"]["namespace"] = "kiseki"
         template = manifest.get("spec", {}).get("template", {})
         if "metadata" in template:
             _strip(template["metadata"])
