@@ -3,6 +3,8 @@ control API."""
 
 from __future__ import annotations
 
+import os
+
 from kiseki.core.config import ConfigError, load_config
 from kiseki.core.grpc_server import GrpcServer
 from kiseki.core.kafka_config import KafkaConfig
@@ -18,7 +20,8 @@ from kiseki.v1 import control_pb2_grpc
 
 
 def make_deployer(config: OrchestratorConfig) -> Deployer:
-    """The deployer KISEKI_DEPLOYER names; a Kubernetes one uses the pod's ServiceAccount."""
+    """The deployer KISEKI_DEPLOYER names. A Kubernetes one uses the pod's ServiceAccount, or
+    the kubeconfig (KUBECONFIG) when the orchestrator runs outside the cluster."""
     if config.deployer == "local":
         return LocalTritonDeployer(LocalEndpointManager(config.workdir))
     if config.deployer != "kubernetes":
@@ -31,7 +34,10 @@ def make_deployer(config: OrchestratorConfig) -> Deployer:
 
     cluster = load_config(KubernetesConfig).validate()
     trtllm = load_config(TrtllmConfig).validate() if cluster.backend == "trtllm" else None
-    kube_config.load_incluster_config()
+    try:
+        kube_config.load_incluster_config()
+    except kube_config.ConfigException:
+        kube_config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
     return KubernetesDeployer(client.ApiClient(), cluster, trtllm)
 
 

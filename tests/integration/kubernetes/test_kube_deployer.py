@@ -18,18 +18,19 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from kubernetes import utils as k8s_utils
 from kubernetes.client.exceptions import ApiException
 
+from kiseki.core.config import ConfigError, load_config
 from kiseki.local.triton import LocalTriton, start_triton
-from kiseki.orchestrator.config import KubernetesConfig
+from kiseki.orchestrator.__main__ import make_deployer
+from kiseki.orchestrator.config import KubernetesConfig, OrchestratorConfig
 from kiseki.orchestrator.deployer import DeployError
 from kiseki.orchestrator.kube_deployer import GROUP, PLURAL, VERSION, KubernetesDeployer
 from kiseki.orchestrator.kube_objects import CHECKPOINT_LABEL, RUN_LABEL, object_name
 from kiseki.serving.endpoints import Endpoint
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import events_pb2 as ev
-from support.chart import REPO, render
+from support.chart import REPO, install_rbac
 from support.kube import ControlPlane
 from support.polling import poll_until_async
 
@@ -78,10 +79,7 @@ def _settings(namespace: str, triton: LocalTriton, **overrides: Any) -> Kubernet
 
 def _orchestrator_api(kube: ControlPlane, namespace: str, values: list[str]) -> k8s.ApiClient:
     """Install the chart's RBAC objects and return a client holding the SA's real token."""
-    with kube.admin() as api:
-        for manifest in render(*values, namespace=namespace):
-            if manifest["kind"] in {"ServiceAccount", "Role", "RoleBinding"}:
-                k8s_utils.create_from_dict(api, manifest, namespace=namespace)
+    install_rbac(kube, namespace, values)
     return kube.with_token(kube.service_account_token(namespace, "kiseki-orchestrator"))
 
 
@@ -279,3 +277,27 @@ async def test_trtllm_engine_build_job_gates_the_deployment(
         await poll_until_async(
             lambda: _gone(lambda: batch.read_namespaced_job(job.metadata.name, namespace))
         )
+
+
+async def test_orchestrator_entry_point_builds_the_kubernetes_deployer_from_the_environment(
+    kube: ControlPlane, namespace: str, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable, value in {
+        "KISEKI_POLICY_FILE": "/unused",
+        "KISEKI_DEPLOYER": "kubernetes",
+        "KISEKI_K8S_NAMESPACE": namespace,
+        "KISEKI_K8S_MODE": "kserve",
+        "KISEKI_K8S_SERVING_IMAGE": "triton:1",
+        "KISEKI_K8S_REPOSITORY_IMAGE": "kiseki:1",
+        "KISEKI_K8S_CHECKPOINT_CLAIM": "checkpoints",
+        "KUBECONFIG": str(kubeconfig),
+    }.items():
+        monkeypatch.setenv(variable, value)
+    deployer = make_deployer(load_config(OrchestratorConfig))
+    assert isinstance(deployer, KubernetesDeployer)
+    assert deployer.config.mode == "kserve"
+    await deployer.start()  # lists the namespace's InferenceServices on the real server
+    assert deployer.adopted == {}
+    monkeypatch.setenv("KISEKI_K8S_BACKEND", "trtllm")
+    with pytest.raises(ConfigError, match="KISEKI_K8S_ENGINE_CLAIM"):
+        make_deployer(load_config(OrchestratorConfig))

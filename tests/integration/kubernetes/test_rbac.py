@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from kubernetes import utils as k8s_utils
 
-from support.chart import render
+from support.chart import install_rbac, render
 from support.kube import ControlPlane
 
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
@@ -48,13 +47,6 @@ MODES = {
 }  # fmt: skip
 
 
-def _install_rbac(api: k8s.ApiClient, namespace: str, values: list[str]) -> None:
-    kinds = {"ServiceAccount", "Role", "RoleBinding"}
-    for manifest in render(*values, namespace=namespace):
-        if manifest["kind"] in kinds:
-            k8s_utils.create_from_dict(api, manifest, namespace=namespace)
-
-
 def _allowed(api: k8s.ApiClient, namespace: str, user_ns: str, check: tuple[str, ...]) -> bool:
     verb, group, resource, subresource = check
     user = f"system:serviceaccount:{user_ns}:kiseki-orchestrator"
@@ -81,8 +73,8 @@ def test_orchestrator_role_is_exactly_what_the_deployer_needs(
     mode: str, kube: ControlPlane, namespace: str
 ) -> None:
     values, needed = MODES[mode]
+    install_rbac(kube, namespace, values)
     with kube.admin() as api:
-        _install_rbac(api, namespace, values)
         granted = {
             (verb, *target)
             for verb, target in itertools.product(VERBS, RESOURCES)
