@@ -14,12 +14,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
-import tritonclient.grpc.aio as triton_aio
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
-from tritonclient.utils import InferenceServerException
 
 from kiseki.orchestrator import kube_objects as objects
 from kiseki.orchestrator.config import KubernetesConfig
@@ -29,38 +27,21 @@ from kiseki.orchestrator.kserve_models import (
     KSERVE_PLURAL_INFERENCESERVICE,
     as_manifest,
 )
+from kiseki.orchestrator.kube_pod import PORTS
+from kiseki.orchestrator.kube_readiness import (
+    ModelReadiness,
+    TritonReadiness,
+    deployment_ready,
+    inference_service_ready,
+    job_complete,
+)
 from kiseki.serving.endpoints import Endpoint
-from kiseki.serving.trtllm.build_job import BuildVolumes, engine_build_job, job_name
+from kiseki.serving.trtllm.build_job import job_name
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import events_pb2 as ev
 
 log = logging.getLogger(__name__)
 GROUP, VERSION, PLURAL = KSERVE_GROUP, "v1beta1", KSERVE_PLURAL_INFERENCESERVICE
-
-
-class ModelReadiness(Protocol):
-    async def ready(self, address: str, models: tuple[str, ...]) -> bool: ...
-
-
-class TritonReadiness:
-    """Asks the endpoint's Triton, over gRPC, whether every model is ready."""
-
-    async def ready(self, address: str, models: tuple[str, ...]) -> bool:
-        try:
-            async with triton_aio.InferenceServerClient(address) as client:
-                return all([await client.is_model_ready(model) for model in models])
-        except InferenceServerException:
-            return False  # not reachable yet: the Service has no ready endpoint
-
-
-def _ready_condition(status: dict[str, Any], generation: int) -> tuple[bool, str]:
-    if status.get("observedGeneration") != generation:
-        return False, "not observed yet"
-    for condition in status.get("conditions") or []:
-        if condition.get("type") == "Ready":
-            ok = condition.get("status") == "True"
-            return ok, "" if ok else str(condition.get("message") or condition.get("reason"))
-    return False, "no Ready condition"
 
 
 class KubernetesDeployer:
@@ -130,7 +111,7 @@ class KubernetesDeployer:
         return self.config.endpoint_address.format(
             service=f"{name}-predictor" if kserve else name,
             namespace=self.config.namespace,
-            port=objects.KSERVE_SERVICE_PORT if kserve else objects.PORTS["grpc"],
+            port=objects.KSERVE_SERVICE_PORT if kserve else PORTS["grpc"],
         )
 
     async def _wait(
@@ -172,58 +153,29 @@ class KubernetesDeployer:
                 self.custom.get_namespaced_custom_object,  # type: ignore[arg-type]
                 GROUP, VERSION, namespace, PLURAL, name,
             )  # fmt: skip
-            status, generation = found.get("status") or {}, found["metadata"]["generation"]
-            ready, why = _ready_condition(status, generation)
+            ready, why = inference_service_ready(found)
             if not ready:
                 log.debug("inference service not ready", extra={"name": name, "why": why})
             return ready
         deployment = await asyncio.to_thread(self.apps.read_namespaced_deployment, name, namespace)
-        status_ = deployment.status
-        generation = deployment.metadata.generation if deployment.metadata else None
-        if status_ is None or generation is None:
-            return False
-        current = (status_.observed_generation or 0) >= generation
-        return current and (status_.available_replicas or 0) >= 1
+        return deployment_ready(deployment)
 
     async def _build_engine(self, checkpoint: ev.CheckpointDiscovered) -> None:
-        """Run the engine-build Job (or adopt a finished one) and wait for it to complete."""
+        """Run the engine-build Job (or adopt one) and wait for it to complete."""
         assert self.trtllm is not None
-        cfg, namespace = self.config, self.config.namespace
-        relative = checkpoint.uri.removeprefix(cfg.checkpoint_mount).strip("/")
-        settings = objects.trtllm_settings(self.trtllm, checkpoint)
-        claims = BuildVolumes(
-            checkpoint_claim=cfg.checkpoint_claim,
-            engine_claim=cfg.engine_claim,
-            checkpoint_subpath=relative,
-            engine_subpath=objects.object_name(checkpoint.checkpoint_id),
-            source_claim=cfg.trtllm_source_claim,
-        )
-        job = engine_build_job(settings, checkpoint.run_id, checkpoint.checkpoint_id, claims)
-        if job.metadata is not None and job.metadata.labels is not None:
-            job.metadata.labels |= {
-                "app.kubernetes.io/managed-by": objects.MANAGER,
-                "app.kubernetes.io/instance": cfg.instance,
-            }
+        namespace, name = self.config.namespace, job_name(checkpoint.checkpoint_id)
+        job = objects.build_job(self.config, self.trtllm, checkpoint)
         try:
             await asyncio.to_thread(self.batch.create_namespaced_job, namespace, job)
         except ApiException as error:
             if error.status != 409:
                 raise
-        name = job_name(checkpoint.checkpoint_id)
-        await self._wait(lambda: self._job_done(name), cfg.build_timeout_s, name)
 
-    async def _job_done(self, name: str) -> bool:
-        job = await asyncio.to_thread(self.batch.read_namespaced_job, name, self.config.namespace)
-        for condition in (job.status.conditions if job.status else None) or []:
-            if condition.status != "True":
-                continue
-            if condition.type == "Complete":
-                return True
-            if condition.type == "Failed":
-                raise DeployError(
-                    f"engine build {name} failed: {condition.message or condition.reason}"
-                )
-        return False
+        async def complete() -> bool:
+            found = await asyncio.to_thread(self.batch.read_namespaced_job, name, namespace)
+            return job_complete(found)
+
+        await self._wait(complete, self.config.build_timeout_s, name)
 
     async def teardown(self, checkpoint_id: str) -> None:
         """Delete the checkpoint's objects (and its build Job); gone already is fine."""

@@ -1,14 +1,9 @@
-"""The Kubernetes objects that serve one checkpoint, as typed models (kubernetes, kserve).
-
-Every serving pod is the same in both modes: an init container writes the Triton model
-repository for the checkpoint into an emptyDir (kiseki's HF model, or the TensorRT-LLM
-ensemble around a built engine), then tritonserver serves it on 8000 (HTTP), 8001 (gRPC) and
-8002 (metrics). The checkpoint volume is mounted read-only at the path the watcher saw.
-"""
+"""The Kubernetes objects that serve one checkpoint, as typed models (kubernetes, kserve):
+names and identity labels, the pod of kube_pod wrapped as a Deployment + Service or as a
+KServe InferenceService, and the TensorRT-LLM engine-build Job that comes first."""
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import re
 
@@ -20,18 +15,15 @@ from kiseki.orchestrator.kserve_models import (
     V1beta1InferenceServiceSpec,
     V1beta1PredictorSpec,
 )
-from kiseki.serving.trtllm.build_job import label_value
+from kiseki.orchestrator.kube_pod import PORTS, pod_spec, trtllm_settings
+from kiseki.serving.trtllm.build_job import BuildVolumes, engine_build_job, label_value
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import events_pb2 as ev
 
 MANAGER = "kiseki-orchestrator"
 COMPONENT = "inference"
 RUN_LABEL, CHECKPOINT_LABEL = "kiseki.dev/run-id", "kiseki.dev/checkpoint-id"
-# gRPC first: KServe exposes a predictor's first container port as its Service's port 80.
-PORTS = {"grpc": 8001, "http": 8000, "metrics": 8002}
 KSERVE_SERVICE_PORT = 80
-MODELS_DIR, ENGINES_DIR = "/models", "/engines"
-TRITON_UID = 1000  # the triton-server user of NVIDIA's Triton images
 TRTLLM_MODELS = ("ensemble", "loglikelihood")
 _NAME_UNSAFE = re.compile(r"[^a-z0-9-]+")
 
@@ -80,136 +72,6 @@ def identity(
     )
 
 
-def trtllm_settings(trtllm: TrtllmConfig, checkpoint: ev.CheckpointDiscovered) -> TrtllmConfig:
-    """The engine of one checkpoint: its own directory on the engine volume."""
-    return dataclasses.replace(
-        trtllm,
-        checkpoint_dir=checkpoint.uri,
-        tokenizer_dir=checkpoint.uri,
-        engine_dir=f"{ENGINES_DIR}/{object_name(checkpoint.checkpoint_id)}",
-    )
-
-
-def _env(settings: TrtllmConfig) -> list[k8s.V1EnvVar]:
-    """The TensorRT-LLM settings as the variables `kiseki trtllm-repo` reads."""
-    return [
-        k8s.V1EnvVar(name=field.metadata["env"], value=str(getattr(settings, field.name)))
-        for field in dataclasses.fields(settings)
-    ]
-
-
-def _repository_writer(
-    cfg: KubernetesConfig, checkpoint: ev.CheckpointDiscovered, trtllm: TrtllmConfig | None
-) -> k8s.V1Container:
-    if trtllm is None:
-        command = ["python3", "-m", "kiseki.serving.repository", "--out", MODELS_DIR]
-        command += ["--name", checkpoint.checkpoint_id, "--checkpoint", checkpoint.uri]
-        command += ["--gpu"] if cfg.gpus else []
-        env: list[k8s.V1EnvVar] = []
-    else:
-        command = ["python3", "-m", "kiseki", "trtllm-repo", "--out", MODELS_DIR]
-        env = _env(trtllm_settings(trtllm, checkpoint))
-    return k8s.V1Container(
-        name="model-repository",
-        image=cfg.repository_image,
-        command=command,
-        env=env,
-        volume_mounts=[k8s.V1VolumeMount(name="models", mount_path=MODELS_DIR)],
-        resources=k8s.V1ResourceRequirements(
-            requests={"cpu": "100m", "memory": "256Mi"}, limits={"memory": "1Gi"}
-        ),
-        security_context=hardened(),
-    )
-
-
-def hardened() -> k8s.V1SecurityContext:
-    return k8s.V1SecurityContext(
-        run_as_non_root=True,
-        allow_privilege_escalation=False,
-        privileged=False,
-        read_only_root_filesystem=True,
-        capabilities=k8s.V1Capabilities(drop=["ALL"]),
-    )
-
-
-def _probe(path: str, failures: int) -> k8s.V1Probe:
-    return k8s.V1Probe(
-        http_get=k8s.V1HTTPGetAction(path=path, port="http"),
-        period_seconds=10,
-        failure_threshold=failures,
-    )
-
-
-def _triton(cfg: KubernetesConfig, mounts: list[k8s.V1VolumeMount]) -> k8s.V1Container:
-    resources: dict[str, str] = {"cpu": cfg.cpu, "memory": cfg.memory}
-    limits: dict[str, str] = {"memory": cfg.memory}
-    if cfg.gpus:
-        resources["nvidia.com/gpu"] = limits["nvidia.com/gpu"] = str(cfg.gpus)
-    return k8s.V1Container(
-        name="kserve-container",  # the name KServe expects for a predictor's main container
-        image=cfg.serving_image,
-        command=["tritonserver", f"--model-repository={MODELS_DIR}"]
-        + [f"--{name}-port={port}" for name, port in PORTS.items()],
-        ports=[
-            k8s.V1ContainerPort(name="h2c" if name == "grpc" else name, container_port=port)
-            for name, port in PORTS.items()
-        ],
-        resources=k8s.V1ResourceRequirements(requests=resources, limits=limits),
-        volume_mounts=mounts,
-        # Loading a large checkpoint takes minutes: readiness says when, liveness waits.
-        startup_probe=_probe("/v2/health/live", failures=180),
-        readiness_probe=_probe("/v2/health/ready", failures=3),
-        liveness_probe=_probe("/v2/health/live", failures=6),
-        security_context=hardened(),
-    )
-
-
-def _volumes(cfg: KubernetesConfig) -> tuple[list[k8s.V1Volume], list[k8s.V1VolumeMount]]:
-    def claim(name: str, claim_name: str) -> k8s.V1Volume:
-        source = k8s.V1PersistentVolumeClaimVolumeSource(claim_name=claim_name, read_only=True)
-        return k8s.V1Volume(name=name, persistent_volume_claim=source)
-
-    volumes = [
-        claim("checkpoints", cfg.checkpoint_claim),
-        k8s.V1Volume(name="models", empty_dir=k8s.V1EmptyDirVolumeSource()),
-        k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource()),
-        # The Python backend and NCCL exchange tensors through shared memory.
-        k8s.V1Volume(name="shm", empty_dir=k8s.V1EmptyDirVolumeSource(medium="Memory")),
-    ]
-    mounts = [
-        k8s.V1VolumeMount(name="checkpoints", mount_path=cfg.checkpoint_mount, read_only=True),
-        k8s.V1VolumeMount(name="models", mount_path=MODELS_DIR, read_only=True),
-        k8s.V1VolumeMount(name="tmp", mount_path="/tmp"),
-        k8s.V1VolumeMount(name="shm", mount_path="/dev/shm"),
-    ]
-    if cfg.backend == "trtllm":
-        volumes.append(claim("engines", cfg.engine_claim))
-        mounts.append(k8s.V1VolumeMount(name="engines", mount_path=ENGINES_DIR, read_only=True))
-    return volumes, mounts
-
-
-def pod_spec(
-    cfg: KubernetesConfig, checkpoint: ev.CheckpointDiscovered, trtllm: TrtllmConfig | None
-) -> k8s.V1PodSpec:
-    volumes, mounts = _volumes(cfg)
-    return k8s.V1PodSpec(
-        init_containers=[_repository_writer(cfg, checkpoint, trtllm)],
-        containers=[_triton(cfg, mounts)],
-        volumes=volumes,
-        automount_service_account_token=False,  # Triton never talks to the API server
-        node_selector=cfg.node_selector_map or None,
-        tolerations=[k8s.V1Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")]
-        if cfg.gpus
-        else None,
-        security_context=k8s.V1PodSecurityContext(
-            run_as_non_root=True,
-            run_as_user=TRITON_UID,
-            run_as_group=TRITON_UID,
-            seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
-        ),
-    )
-
-
 def deployment(
     cfg: KubernetesConfig, checkpoint: ev.CheckpointDiscovered, trtllm: TrtllmConfig | None
 ) -> tuple[k8s.V1Deployment, k8s.V1Service]:
@@ -220,7 +82,7 @@ def deployment(
     }
     template = k8s.V1PodTemplateSpec(
         metadata=k8s.V1ObjectMeta(labels=meta.labels, annotations=meta.annotations),
-        spec=pod_spec(cfg, checkpoint, trtllm),
+        spec=pod_spec(cfg, checkpoint, trtllm, str(meta.name)),
     )
     spec = k8s.V1DeploymentSpec(
         replicas=1, selector=k8s.V1LabelSelector(match_labels=match), template=template
@@ -246,7 +108,7 @@ def inference_service(
     meta = identity(
         cfg, checkpoint, **{"serving.kserve.io/deploymentMode": cfg.kserve_deployment_mode}
     )
-    pod = pod_spec(cfg, checkpoint, trtllm)
+    pod = pod_spec(cfg, checkpoint, trtllm, str(meta.name))
     predictor = V1beta1PredictorSpec(
         min_replicas=1,
         max_replicas=1,
@@ -265,3 +127,25 @@ def inference_service(
         metadata=meta,
         spec=V1beta1InferenceServiceSpec(predictor=predictor),
     )
+
+
+def build_job(
+    cfg: KubernetesConfig, trtllm: TrtllmConfig, checkpoint: ev.CheckpointDiscovered
+) -> k8s.V1Job:
+    """The checkpoint's engine-build Job, writing where its serving pod will read the engine."""
+    engine = object_name(checkpoint.checkpoint_id)
+    claims = BuildVolumes(
+        checkpoint_claim=cfg.checkpoint_claim,
+        engine_claim=cfg.engine_claim,
+        checkpoint_subpath=checkpoint.uri.removeprefix(cfg.checkpoint_mount).strip("/"),
+        engine_subpath=engine,
+        source_claim=cfg.trtllm_source_claim,
+    )
+    settings = trtllm_settings(trtllm, checkpoint, engine)
+    job = engine_build_job(settings, checkpoint.run_id, checkpoint.checkpoint_id, claims)
+    if job.metadata is not None and job.metadata.labels is not None:
+        job.metadata.labels |= {
+            "app.kubernetes.io/managed-by": MANAGER,
+            "app.kubernetes.io/instance": cfg.instance,
+        }
+    return job

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from kiseki.core.config import ConfigError
 from kiseki.orchestrator import kube_objects as objects
 from kiseki.orchestrator.config import KubernetesConfig
+from kiseki.orchestrator.kube_pod import pod_spec
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import events_pb2 as ev
 
@@ -57,7 +58,7 @@ def test_identity_labels_tie_objects_to_run_and_checkpoint() -> None:
 
 
 def test_pod_serves_triton_on_three_ports_with_the_checkpoint_read_only() -> None:
-    pod: Any = objects.pod_spec(_config(gpus=2, node_selector=("pool=h100",)), CHECKPOINT, None)
+    pod: Any = pod_spec(_config(gpus=2, node_selector=("pool=h100",)), CHECKPOINT, None, "e")
     (triton,) = pod.containers
     assert {p.container_port for p in triton.ports} == {8000, 8001, 8002}
     assert triton.resources.limits["nvidia.com/gpu"] == "2"
@@ -76,7 +77,7 @@ def test_pod_serves_triton_on_three_ports_with_the_checkpoint_read_only() -> Non
 
 
 def test_cpu_serving_asks_for_no_gpu_and_tolerates_no_taint() -> None:
-    pod: Any = objects.pod_spec(_config(gpus=0), CHECKPOINT, None)
+    pod: Any = pod_spec(_config(gpus=0), CHECKPOINT, None, "e")
     assert "nvidia.com/gpu" not in pod.containers[0].resources.limits
     assert pod.tolerations is None
 
@@ -84,7 +85,7 @@ def test_cpu_serving_asks_for_no_gpu_and_tolerates_no_taint() -> None:
 def test_trtllm_repository_writer_gets_the_engine_of_its_checkpoint() -> None:
     cfg = _config(backend="trtllm", engine_claim="engines")
     trtllm = TrtllmConfig(engine_dir="/engines", tokenizer_dir="/checkpoints")
-    pod: Any = objects.pod_spec(cfg, CHECKPOINT, trtllm)
+    pod: Any = pod_spec(cfg, CHECKPOINT, trtllm, objects.object_name(CHECKPOINT.checkpoint_id))
     env = {e.name: e.value for e in pod.init_containers[0].env}
     assert (
         env["KISEKI_TRTLLM_ENGINE_DIR"]
