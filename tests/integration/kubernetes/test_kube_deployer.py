@@ -246,9 +246,7 @@ async def test_trtllm_engine_build_job_gates_the_deployment(
         assert job.metadata.labels[CHECKPOINT_LABEL] == SERVED
         assert await _gone(read_sync(custom, namespace, object_name(SERVED)))  # gated
 
-        now = (
-            datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        )
+        now = _now()
         done = [{"type": t, "status": "True", "lastTransitionTime": now}
                 for t in ("SuccessCriteriaMet", "Complete")]  # fmt: skip
         batch.patch_namespaced_job_status(
@@ -301,3 +299,40 @@ async def test_orchestrator_entry_point_builds_the_kubernetes_deployer_from_the_
     monkeypatch.setenv("KISEKI_K8S_BACKEND", "trtllm")
     with pytest.raises(ConfigError, match="KISEKI_K8S_ENGINE_CLAIM"):
         make_deployer(load_config(OrchestratorConfig))
+
+
+async def test_failed_engine_build_fails_the_checkpoint_and_creates_no_service(
+    kube: ControlPlane, namespace: str, triton: LocalTriton
+) -> None:
+    settings = _settings(namespace, triton, backend="trtllm", engine_claim="engines")
+    trtllm = TrtllmConfig(engine_dir="/engines", tokenizer_dir="/checkpoints")
+    values = ["--set", "serving.backend=trtllm", "--set", "serving.trtllm.engineClaim=engines"]
+    with kube.admin() as admin_api, _orchestrator_api(kube, namespace, values) as api:
+        batch, apps = k8s.BatchV1Api(admin_api), k8s.AppsV1Api(admin_api)
+        deployer = KubernetesDeployer(api, settings, trtllm)
+        task = asyncio.create_task(deployer.deploy(checkpoint(SERVED)))
+        jobs = _exists(lambda: batch.list_namespaced_job(namespace).items or None)
+        (job,) = await poll_until_async(jobs, timeout_s=10)
+        now = _now()
+        failed = [
+            {"type": t, "status": "True", "lastTransitionTime": now,
+             "reason": "BackoffLimitExceeded",
+             "message": "Job has reached the specified backoff limit"}
+            for t in ("FailureTarget", "Failed")
+        ]  # fmt: skip
+        batch.patch_namespaced_job_status(
+            job.metadata.name,
+            namespace,
+            {"status": {"startTime": now, "failed": 2, "conditions": failed}},
+        )
+        with pytest.raises(DeployError, match="backoff limit"):
+            await asyncio.wait_for(task, timeout=30)
+        name = object_name(SERVED)
+        assert await _gone(lambda: apps.read_namespaced_deployment(name, namespace))
+        await poll_until_async(
+            lambda: _gone(lambda: batch.read_namespaced_job(job.metadata.name, namespace))
+        )
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
