@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
+from kiseki.core.config import load_config
+from kiseki.core.kafka_config import KafkaConfig
+from kiseki.core.service import ServiceConfig
+from kiseki.core.store.config import StoreConfig
+from kiseki.orchestrator.config import KubernetesConfig, OrchestratorConfig
 from kiseki.orchestrator.policy import load_policies
+from kiseki.runner.config import RunnerConfig
+from kiseki.serving.trtllm.config import TrtllmConfig
+from kiseki.sink.config import SinkConfig
+from kiseki.watcher.config import WatcherConfig
 from kiseki.watcher.runs import parse_runs
 from support.chart import CHART, EXAMPLE_VALUES, helm, kubectl, render
 
@@ -140,3 +149,37 @@ def test_server_side_dry_run_apply_of_everything_rendered(
     )  # fmt: skip
     applied = [line for line in done.stdout.splitlines() if "serverside-applied" in line]
     assert len(applied) == len(render(*VARIANTS[variant], namespace=namespace))
+
+
+SERVICE_CONFIGS: dict[str, tuple[type, ...]] = {
+    "watcher": (ServiceConfig, KafkaConfig, WatcherConfig),
+    "orchestrator": (ServiceConfig, KafkaConfig, OrchestratorConfig, KubernetesConfig),
+    "runner": (ServiceConfig, KafkaConfig, RunnerConfig),
+    "sink": (ServiceConfig, KafkaConfig, SinkConfig, StoreConfig),
+}
+
+
+def _pod_environment(container: dict[str, Any]) -> dict[str, str]:
+    """The container's variables; those from Secrets or the downward API get a stand-in."""
+    return {
+        e["name"]: e["value"] if "value" in e else f"from-{next(iter(e['valueFrom']))}"
+        for e in container["env"]
+    }
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_service_reads_its_settings_from_the_rendered_environment(variant: str) -> None:
+    for deployment in _by_kind(render(*VARIANTS[variant]), "Deployment"):
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        component = container["command"][-1].removeprefix("kiseki.")
+        environ = _pod_environment(container)
+        for config in SERVICE_CONFIGS[component]:
+            loaded: object = load_config(config, environ)
+            if isinstance(loaded, KubernetesConfig):
+                assert loaded.validate().checkpoint_mount == "/checkpoints"
+        if component == "orchestrator" and variant == "trtllm":
+            assert load_config(TrtllmConfig, environ).validate().tensor_parallel == 1
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        for variable in ("KISEKI_WATCH_RUNS_FILE", "KISEKI_POLICY_FILE"):
+            if variable in environ:
+                assert str(Path(environ[variable]).parent) in mounts
