@@ -110,6 +110,10 @@ install_kube() {
   dir="$cache/kube-$KUBE_VERSION-$key"
   [ -f "$dir/.complete" ] && return
   need go "kube-apiserver and etcd are built from their Go modules"
+  for pin in "k8s.io/kubernetes v$KUBE_VERSION" "go.etcd.io/etcd/server/v3 v$ETCD_VERSION"; do
+    grep -q "	$pin\$" "$repo/tools/kube/go.mod" \
+      || { say "tools/kube/go.mod does not require $pin (tools/versions.env)"; exit 1; }
+  done
   say "building kube-apiserver and kubectl $KUBE_VERSION, etcd $ETCD_VERSION (first run: 10-20 min)"
   rm -rf "$dir" && mkdir -p "$dir"
   log="$cache/downloads/kube-build.log"

@@ -88,7 +88,12 @@ def deployment(
         replicas=1, selector=k8s.V1LabelSelector(match_labels=match), template=template
     )
     ports = [
-        k8s.V1ServicePort(name=name, port=port, target_port=port, app_protocol=None)
+        k8s.V1ServicePort(
+            name=name,
+            port=port,
+            target_port=port,
+            app_protocol="kubernetes.io/h2c" if name == "grpc" else None,
+        )
         for name, port in PORTS.items()
     ]
     service = k8s.V1Service(

@@ -111,7 +111,8 @@ async def test_deployment_mode_creates_waits_adopts_and_deletes(
         task = asyncio.create_task(deployer.deploy(checkpoint(SERVED)))
         read = _exists(lambda: apps.read_namespaced_deployment(name, namespace))
         deployment = await poll_until_async(read, timeout_s=10)
-        service: Any = core.read_namespaced_service(name, namespace)
+        read_service = _exists(lambda: core.read_namespaced_service(name, namespace))
+        service = await poll_until_async(read_service, timeout_s=10)  # created just after
 
         labels = deployment.metadata.labels
         assert labels[CHECKPOINT_LABEL] == SERVED
