@@ -154,7 +154,7 @@ async def test_deployment_mode_creates_waits_adopts_and_deletes(
 async def test_resource_ready_but_model_not_served_fails_and_cleans_up(
     kube: ControlPlane, namespace: str, triton: LocalTriton
 ) -> None:
-    settings = _settings(namespace, triton, ready_timeout_s=2.0)
+    settings = _settings(namespace, triton, ready_timeout_s=5.0)
     name = object_name(UNSERVED)
     with kube.admin() as admin_api, _orchestrator_api(kube, namespace, []) as api:
         apps = k8s.AppsV1Api(admin_api)
