@@ -183,3 +183,15 @@ def test_every_service_reads_its_settings_from_the_rendered_environment(variant:
         for variable in ("KISEKI_WATCH_RUNS_FILE", "KISEKI_POLICY_FILE"):
             if variable in environ:
                 assert str(Path(environ[variable]).parent) in mounts
+
+
+def test_helm_install_dry_run_against_the_server_prints_the_notes(
+    kubeconfig: Path, namespace: str
+) -> None:
+    done = helm(
+        "install", "kiseki", str(CHART), "--namespace", namespace, "--kubeconfig", str(kubeconfig),
+        "--dry-run=server", "-f", str(EXAMPLE_VALUES),
+    )  # fmt: skip
+    assert "STATUS: pending-install" in done.stdout
+    assert f"helm test kiseki -n {namespace}" in done.stdout  # NOTES.txt, rendered
+    assert "KServe InferenceService (RawDeployment)" in done.stdout
