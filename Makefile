@@ -5,7 +5,7 @@ export PYTHONPATH := $(CURDIR)/services:$(CURDIR)/tools
 PROTOS := $(wildcard protos/kiseki/v1/*.proto)
 GENERATED := services/kiseki/v1
 
-.PHONY: setup protos protos-check lint typecheck test test-unit test-integration demo bench clean
+.PHONY: setup protos protos-check k8s-base lint typecheck test test-unit test-integration demo bench clean
 
 setup:
 	@bash tools/setup.sh
@@ -16,6 +16,10 @@ protos: setup
 # CI fails when the committed generated code differs from what `make protos` writes.
 protos-check: setup
 	@$(PY) tools/gen_protos.py --check $(GENERATED)
+
+# k8s/base is the chart rendered with its default values; a test fails when it is stale.
+k8s-base: setup
+	@$(PY) tools/k8s_base.py
 
 lint: setup
 	@.venv/bin/ruff check services tools tests

@@ -95,6 +95,58 @@ install_kafka() {
   touch "$dir/.complete"
 }
 
+# Go builds share one module and build cache under the cache directory, so a fresh clone and CI
+# reuse them; the toolchain is the machine's own (GOTOOLCHAIN=local: nothing else is fetched).
+go_env() {
+  export GOMODCACHE="$cache/go/mod" GOCACHE="$cache/go/build" GOTOOLCHAIN=local
+  export GOFLAGS="-buildvcs=false -mod=readonly -trimpath"
+}
+
+# kube-apiserver, etcd and kubectl (kustomize, server-side apply) for the tests' control plane,
+# built from tools/kube/go.mod and keyed by it.
+install_kube() {
+  local key dir log minor flags pkg
+  key=$(cat "$repo/tools/kube/go.mod" "$repo/tools/kube/go.sum" | sha256sum | cut -c1-12)
+  dir="$cache/kube-$KUBE_VERSION-$key"
+  # The version a release build stamps in, so clients (helm's kubeVersion check) see 1.x.
+  minor=$(echo "$KUBE_VERSION" | cut -d. -f2)
+  flags="-s"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags="$flags -X $pkg.gitVersion=v$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    flags="$flags -X $pkg.gitTreeState=clean"
+  done
+  [ "$(cat "$dir/.complete" 2>/dev/null)" = "$flags" ] && return
+  need go "kube-apiserver and etcd are built from their Go modules"
+  for pin in "k8s.io/kubernetes v$KUBE_VERSION" "go.etcd.io/etcd/server/v3 v$ETCD_VERSION"; do
+    grep -q "	$pin\$" "$repo/tools/kube/go.mod" \
+      || { say "tools/kube/go.mod does not require $pin (tools/versions.env)"; exit 1; }
+  done
+  say "building kube-apiserver and kubectl $KUBE_VERSION, etcd $ETCD_VERSION (first run: 10-20 min)"
+  rm -rf "$dir" && mkdir -p "$dir"
+  log="$cache/downloads/kube-build.log"
+  if ! (go_env && cd "$repo/tools/kube" \
+    && go build -ldflags="$flags" -o "$dir/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver \
+    && go build -ldflags=-s -o "$dir/etcd" go.etcd.io/etcd/server/v3 \
+    && go build -ldflags="$flags" -o "$dir/kubectl" k8s.io/kubernetes/cmd/kubectl) >"$log" 2>&1; then
+    cat "$log" >&2
+    exit 1
+  fi
+  echo "$flags" >"$dir/.complete"
+}
+
+install_helm() {
+  local dir="$cache/helm-$HELM_VERSION" log="$cache/downloads/helm-build.log"
+  [ -x "$dir/helm" ] && return
+  need go "helm is built from its Go module"
+  say "building helm $HELM_VERSION"
+  mkdir -p "$dir"
+  if ! (go_env && GOFLAGS="-buildvcs=false -trimpath" GOBIN="$dir" \
+    go install -ldflags=-s "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION") >"$log" 2>&1; then
+    cat "$log" >&2
+    exit 1
+  fi
+}
+
 need "$python" "the project runs on Python 3.11"
 need unzip "wheels are unpacked with it"
 install_uv
@@ -102,3 +154,5 @@ install_venv
 install_tansu
 install_triton
 install_kafka
+install_kube
+install_helm

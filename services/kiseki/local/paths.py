@@ -14,7 +14,8 @@ class ToolMissing(RuntimeError):
     """A local server's binary is not installed: the message says what to run."""
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
+    """The pinned versions in tools/versions.env."""
     path = REPO / "tools" / "versions.env"
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
     return {key.strip(): value.strip() for key, value in pairs if not key.startswith("#")}
@@ -36,21 +37,17 @@ class ToolPaths:
 
 
 def tool_paths() -> ToolPaths:
-    versions, cache = _versions(), cache_dir()
-    kafka_dirs = sorted(cache.glob(f"kafka-{versions['KAFKA_VERSION']}-*/libs"))
+    pinned, cache = versions(), cache_dir()
+    kafka_dirs = sorted(cache.glob(f"kafka-{pinned['KAFKA_VERSION']}-*/libs"))
     return ToolPaths(
         tansu=Path(
-            os.environ.get(
-                "KISEKI_TANSU_BIN", cache / f"tansu-{versions['TANSU_VERSION']}" / "tansu"
-            )
+            os.environ.get("KISEKI_TANSU_BIN", cache / f"tansu-{pinned['TANSU_VERSION']}" / "tansu")
         ),
         kafka_libs=Path(
             os.environ.get("KISEKI_KAFKA_LIBS", kafka_dirs[-1] if kafka_dirs else cache / "kafka")
         ),
         triton_home=Path(
-            os.environ.get(
-                "KISEKI_TRITON_HOME", cache / f"tritonserver-{versions['TRITON_VERSION']}"
-            )
+            os.environ.get("KISEKI_TRITON_HOME", cache / f"tritonserver-{pinned['TRITON_VERSION']}")
         ),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,3 +71,18 @@ def write_model(repository: Path, name: str, checkpoint: Path, options: ServingO
     config = model_config(name, checkpoint, options)
     (directory / "config.pbtxt").write_text(text_format.MessageToString(config))
     return directory
+
+
+def main() -> None:
+    """`python -m kiseki.serving.repository`: the init container of a serving pod."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, required=True, help="the model repository")
+    parser.add_argument("--name", required=True, help="the model's name (the checkpoint id)")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="the HF checkpoint")
+    parser.add_argument("--gpu", action="store_true", help="KIND_GPU model instances")
+    args = parser.parse_args()
+    print(write_model(args.out, args.name, args.checkpoint, ServingOptions(gpu=args.gpu)))
+
+
+if __name__ == "__main__":
+    main()

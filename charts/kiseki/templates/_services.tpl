@@ -1,0 +1,121 @@
+{{- /* What each service adds to the common pod: its settings, volumes and mounts. */ -}}
+
+{{- define "kiseki.checkpointVolume" -}}
+- name: checkpoints
+  persistentVolumeClaim: {claimName: {{ .Values.checkpoints.existingClaim | quote }}, readOnly: true}
+{{- end -}}
+{{- define "kiseki.checkpointMount" -}}
+- {name: checkpoints, mountPath: {{ .Values.checkpoints.mountPath }}, readOnly: true}
+{{- end -}}
+{{- define "kiseki.configVolume" -}}
+- name: config
+  configMap: {name: {{ include "kiseki.fullname" . }}-config}
+{{- end -}}
+
+{{- define "kiseki.env.watcher" -}}
+- name: KISEKI_WATCH_RUNS_FILE
+  value: /etc/kiseki/config/runs.json
+{{- end -}}
+{{- define "kiseki.volumes.watcher" -}}
+{{ include "kiseki.configVolume" . }}
+{{ include "kiseki.checkpointVolume" . }}
+{{- end -}}
+{{- define "kiseki.mounts.watcher" -}}
+- {name: config, mountPath: /etc/kiseki/config, readOnly: true}
+{{ include "kiseki.checkpointMount" . }}
+{{- end -}}
+
+{{- define "kiseki.env.orchestrator" -}}
+{{- $serving := .Values.serving -}}
+{{- $trtllm := eq $serving.backend "trtllm" -}}
+- name: KISEKI_POLICY_FILE
+  value: /etc/kiseki/config/policy.json
+- name: KISEKI_ORCHESTRATOR_WORKDIR
+  value: /tmp/orchestrator
+- name: KISEKI_CONTROL_HOST
+  value: 0.0.0.0
+- name: KISEKI_CONTROL_PORT
+  value: "50051"
+- name: KISEKI_DEPLOYER
+  value: kubernetes
+- name: KISEKI_K8S_NAMESPACE
+  valueFrom:
+    fieldRef: {fieldPath: metadata.namespace}
+- name: KISEKI_K8S_INSTANCE
+  value: {{ .Release.Name | quote }}
+- name: KISEKI_K8S_MODE
+  value: {{ $serving.mode | quote }}
+- name: KISEKI_K8S_KSERVE_DEPLOYMENT_MODE
+  value: {{ $serving.kserveDeploymentMode | quote }}
+- name: KISEKI_K8S_BACKEND
+  value: {{ $serving.backend | quote }}
+- name: KISEKI_K8S_SERVING_IMAGE
+  value: {{ ternary $serving.trtllm.image $serving.image $trtllm | quote }}
+- name: KISEKI_K8S_REPOSITORY_IMAGE
+  value: {{ include "kiseki.image" . | quote }}
+- name: KISEKI_K8S_CHECKPOINT_CLAIM
+  value: {{ .Values.checkpoints.existingClaim | quote }}
+- name: KISEKI_K8S_CHECKPOINT_MOUNT
+  value: {{ .Values.checkpoints.mountPath | quote }}
+- name: KISEKI_K8S_GPUS
+  value: {{ $serving.gpus | quote }}
+- name: KISEKI_K8S_SERVING_CPU
+  value: {{ $serving.cpu | quote }}
+- name: KISEKI_K8S_SERVING_MEMORY
+  value: {{ $serving.memory | quote }}
+- name: KISEKI_K8S_NODE_SELECTOR
+  value: {{ $pairs := list }}{{ range $key, $value := $serving.nodeSelector }}{{ $pairs = append $pairs (printf "%s=%s" $key $value) }}{{ end }}{{ join "," $pairs | quote }}
+- name: KISEKI_K8S_READY_TIMEOUT_S
+  value: {{ $serving.readyTimeoutSeconds | quote }}
+{{- if $trtllm }}
+- name: KISEKI_K8S_ENGINE_CLAIM
+  value: {{ required "serving.trtllm.engineClaim is required with the trtllm backend" $serving.trtllm.engineClaim | quote }}
+- name: KISEKI_K8S_TRTLLM_SOURCE_CLAIM
+  value: {{ $serving.trtllm.sourceClaim | quote }}
+- name: KISEKI_TRTLLM_IMAGE
+  value: {{ $serving.trtllm.image | quote }}
+- name: KISEKI_TRTLLM_MODEL_FAMILY
+  value: {{ $serving.trtllm.modelFamily | quote }}
+- name: KISEKI_TRTLLM_DTYPE
+  value: {{ $serving.trtllm.dtype | quote }}
+- name: KISEKI_TRTLLM_TP_SIZE
+  value: {{ $serving.trtllm.tensorParallel | quote }}
+# Set per checkpoint by the deployer; these satisfy the settings' required fields.
+- name: KISEKI_TRTLLM_ENGINE_DIR
+  value: /engines
+- name: KISEKI_TRTLLM_TOKENIZER_DIR
+  value: {{ .Values.checkpoints.mountPath | quote }}
+{{- end }}
+{{- end -}}
+{{- define "kiseki.volumes.orchestrator" -}}
+{{ include "kiseki.configVolume" . }}
+{{- end -}}
+{{- define "kiseki.mounts.orchestrator" -}}
+- {name: config, mountPath: /etc/kiseki/config, readOnly: true}
+{{- end -}}
+
+{{- define "kiseki.env.runner" -}}
+- name: KISEKI_DATASETS_DIR
+  value: {{ .Values.datasets.mountPath | quote }}
+{{- end -}}
+{{- define "kiseki.volumes.runner" -}}
+- name: datasets
+  persistentVolumeClaim: {claimName: {{ .Values.datasets.existingClaim | quote }}, readOnly: true}
+{{- end -}}
+{{- define "kiseki.mounts.runner" -}}
+- {name: datasets, mountPath: {{ .Values.datasets.mountPath }}, readOnly: true}
+{{- end -}}
+
+{{- define "kiseki.env.sink" -}}
+- name: KISEKI_STORE_URL
+  value: {{ .Values.clickhouse.url | quote }}
+{{- if .Values.clickhouse.existingSecret }}
+- name: KISEKI_CLICKHOUSE_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ .Values.clickhouse.existingSecret | quote }}, key: {{ .Values.clickhouse.passwordKey | quote }}}
+{{- end }}
+{{- end -}}
+{{- define "kiseki.volumes.sink" -}}
+{{- end -}}
+{{- define "kiseki.mounts.sink" -}}
+{{- end -}}

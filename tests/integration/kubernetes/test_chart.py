@@ -1,0 +1,197 @@
+"""The Helm chart: lint, template with the default and example values, and a server-side
+dry-run apply of everything it renders on a real API server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiseki.core.config import load_config
+from kiseki.core.kafka_config import KafkaConfig
+from kiseki.core.service import ServiceConfig
+from kiseki.core.store.config import StoreConfig
+from kiseki.orchestrator.config import KubernetesConfig, OrchestratorConfig
+from kiseki.orchestrator.policy import load_policies
+from kiseki.runner.config import RunnerConfig
+from kiseki.serving.trtllm.config import TrtllmConfig
+from kiseki.sink.config import SinkConfig
+from kiseki.watcher.config import WatcherConfig
+from kiseki.watcher.runs import parse_runs
+from support.chart import CHART, EXAMPLE_VALUES, helm, kubectl, render
+
+VARIANTS = {
+    "default": [],
+    "example": ["-f", str(EXAMPLE_VALUES)],
+    "trtllm": ["--set", "serving.backend=trtllm", "--set", "serving.trtllm.engineClaim=engines"],
+}
+
+
+def _by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+@pytest.mark.parametrize("values", [[], ["-f", str(EXAMPLE_VALUES)]], ids=["default", "example"])
+def test_helm_lint_passes(values: list[str]) -> None:
+    done = helm("lint", "--strict", str(CHART), *values)
+    assert "0 chart(s) failed" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("setting", "complaint"),
+    [
+        ("serving.mdoe=kserve", "additional properties 'mdoe' not allowed"),
+        ("serving.mode=knative", "at '/serving/mode': value must be one of"),
+        ("runner.replicas=-1", "at '/runner/replicas': minimum"),
+        ("checkpoints.mountPath=relative", "at '/checkpoints/mountPath'"),
+    ],
+)
+def test_schema_rejects_typos_and_bad_values(setting: str, complaint: str) -> None:
+    done = helm("template", "kiseki", str(CHART), "--set", setting, check=False)
+    assert done.returncode != 0
+    assert complaint in done.stderr
+
+
+def test_trtllm_backend_requires_an_engine_claim() -> None:
+    done = helm("template", "kiseki", str(CHART), "--set", "serving.backend=trtllm", check=False)
+    assert done.returncode != 0
+    assert "serving.trtllm.engineClaim is required" in done.stderr
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_rendered_services_are_hardened_and_probed(variant: str) -> None:
+    objects = render(*VARIANTS[variant])
+    deployments = {d["metadata"]["name"]: d for d in _by_kind(objects, "Deployment")}
+    assert sorted(deployments) == [
+        f"kiseki-{c}" for c in ("orchestrator", "runner", "sink", "watcher")
+    ]
+    images = set()
+    for deployment in deployments.values():
+        pod = deployment["spec"]["template"]
+        spec, annotations = pod["spec"], pod["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        (container,) = spec["containers"]
+        images.add(container["image"])
+        context = container["securityContext"]
+        assert context["readOnlyRootFilesystem"]
+        assert not context["allowPrivilegeEscalation"]
+        assert context["capabilities"]["drop"] == ["ALL"]
+        assert {"livenessProbe", "readinessProbe", "startupProbe"} <= container.keys()
+        assert container["resources"]["requests"]
+        assert container["resources"]["limits"]
+        claims = [v for v in spec["volumes"] if "persistentVolumeClaim" in v]
+        assert all(v["persistentVolumeClaim"]["readOnly"] for v in claims)
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert all(mounts[v["name"]]["readOnly"] for v in claims)
+    assert len(images) == 1  # one image, a command per service
+    watcher = deployments["kiseki-watcher"]["spec"]["template"]["spec"]
+    assert any(v["name"] == "checkpoints" for v in watcher["volumes"])
+
+
+@pytest.mark.parametrize("variant", ["default", "example"])
+def test_configmap_holds_runs_and_policy_the_services_accept(variant: str, tmp_path: Path) -> None:
+    (config,) = _by_kind(render(*VARIANTS[variant]), "ConfigMap")[:1]
+    runs = tmp_path / "runs.json"
+    runs.write_text(config["data"]["runs.json"])
+    assert parse_runs(json.loads(runs.read_text()), runs)
+    policy = tmp_path / "policy.json"
+    policy.write_text(config["data"]["policy.json"])
+    assert load_policies(policy).max_endpoints >= 1
+
+
+def test_example_values_use_secrets_kserve_and_gpus() -> None:
+    objects = render(*VARIANTS["example"])
+    orchestrator = next(
+        d for d in _by_kind(objects, "Deployment") if d["metadata"]["name"] == "kiseki-orchestrator"
+    )
+    env = {e["name"]: e for e in orchestrator["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["KISEKI_K8S_MODE"]["value"] == "kserve"
+    assert (
+        env["KISEKI_K8S_NODE_SELECTOR"]["value"] == "nvidia.com/gpu.product=NVIDIA-H100-80GB-HBM3"
+    )
+    assert (
+        env["KISEKI_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"]
+        == "kiseki-kafka-user"
+    )
+    assert env["KISEKI_K8S_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    sink = next(
+        d for d in _by_kind(objects, "Deployment") if d["metadata"]["name"] == "kiseki-sink"
+    )
+    sink_env = {e["name"]: e for e in sink["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert sink_env["KISEKI_CLICKHOUSE_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == "password"
+    dashboards = [c for c in _by_kind(objects, "ConfigMap") if "dashboard" in c["metadata"]["name"]]
+    (dashboard,) = dashboards
+    panels = json.loads(dashboard["data"]["kiseki-trajectories.json"])["panels"]
+    assert any("dataset_scores_moving_avg" in json.dumps(p) for p in panels)
+    (role,) = _by_kind(objects, "Role")
+    assert [r["apiGroups"] for r in role["rules"]] == [["serving.kserve.io"]]
+
+
+def test_helm_test_hook_is_rendered() -> None:
+    pods = [o for o in render() if o["kind"] == "Pod"]
+    (hook,) = pods
+    assert hook["metadata"]["annotations"]["helm.sh/hook"] == "test"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_server_side_dry_run_apply_of_everything_rendered(
+    variant: str, kubeconfig: Path, namespace: str
+) -> None:
+    manifest = helm(
+        "template", "kiseki", str(CHART), "--namespace", namespace, *VARIANTS[variant]
+    ).stdout
+    done = kubectl(
+        kubeconfig, "apply", "--server-side", "--dry-run=server", "-n", namespace, "-f", "-",
+        stdin=manifest,
+    )  # fmt: skip
+    applied = [line for line in done.stdout.splitlines() if "serverside-applied" in line]
+    assert len(applied) == len(render(*VARIANTS[variant], namespace=namespace))
+
+
+SERVICE_CONFIGS: dict[str, tuple[type, ...]] = {
+    "watcher": (ServiceConfig, KafkaConfig, WatcherConfig),
+    "orchestrator": (ServiceConfig, KafkaConfig, OrchestratorConfig, KubernetesConfig),
+    "runner": (ServiceConfig, KafkaConfig, RunnerConfig),
+    "sink": (ServiceConfig, KafkaConfig, SinkConfig, StoreConfig),
+}
+
+
+def _pod_environment(container: dict[str, Any]) -> dict[str, str]:
+    """The container's variables; those from Secrets or the downward API get a stand-in."""
+    return {
+        e["name"]: e["value"] if "value" in e else f"from-{next(iter(e['valueFrom']))}"
+        for e in container["env"]
+    }
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_service_reads_its_settings_from_the_rendered_environment(variant: str) -> None:
+    for deployment in _by_kind(render(*VARIANTS[variant]), "Deployment"):
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        component = container["command"][-1].removeprefix("kiseki.")
+        environ = _pod_environment(container)
+        for config in SERVICE_CONFIGS[component]:
+            loaded: object = load_config(config, environ)
+            if isinstance(loaded, KubernetesConfig):
+                assert loaded.validate().checkpoint_mount == "/checkpoints"
+        if component == "orchestrator" and variant == "trtllm":
+            assert load_config(TrtllmConfig, environ).validate().tensor_parallel == 1
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        for variable in ("KISEKI_WATCH_RUNS_FILE", "KISEKI_POLICY_FILE"):
+            if variable in environ:
+                assert str(Path(environ[variable]).parent) in mounts
+
+
+def test_helm_install_dry_run_against_the_server_prints_the_notes(
+    kubeconfig: Path, namespace: str
+) -> None:
+    done = helm(
+        "install", "kiseki", str(CHART), "--namespace", namespace, "--kubeconfig", str(kubeconfig),
+        "--dry-run=server", "-f", str(EXAMPLE_VALUES),
+    )  # fmt: skip
+    assert "STATUS: pending-install" in done.stdout
+    assert f"helm test kiseki -n {namespace}" in done.stdout  # NOTES.txt, rendered
+    assert "KServe InferenceService (RawDeployment)" in done.stdout
