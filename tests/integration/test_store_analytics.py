@@ -10,89 +10,12 @@ from kiseki.core.store import Store
 from kiseki.evaluation.registry import aggregate
 from kiseki.evaluation.trajectory import onset
 from kiseki.report import queries
-
-RUN = "r1"
-STEPS = [0, 1, 2, 3, 4, 5]
-TOKENS_PER_STEP = 1000
-# dataset -> mode -> metric -> score per step
-SCORES = {
-    "jnli": {
-        "generate": {"exact_match": [0.0, 0.5, 0.5, 0.5, 1.0, 1.0]},
-        "loglikelihood": {"acc": [0.5, 0.5, 0.5, 0.5, 1.0, 1.0], "acc_norm": [0.0] * 6},
-    },
-    "jamp": {"generate": {"exact_match": [0.0, 0.0, 0.5, 0.5, 0.5, 1.0]}},
-    "jsquad": {
-        "generate": {"char_f1": [0.0, 0.25, 0.25, 0.5, 0.75, 1.0], "exact_match": [0.0] * 6}
-    },
-}
-BASELINES = {"jnli": 0.5, "jamp": 0.25}
-
-
-def _fill(store: Store, run: str = RUN) -> None:
-    checkpoints = [
-        {
-            "checkpoint_id": f"{run}-s{step}",
-            "run_id": run,
-            "step": step,
-            "tokens_seen": step * TOKENS_PER_STEP,
-            "uri": f"/ck/{step}",
-            "format": "HF",
-            "size_bytes": 1,
-            "model_size": "tiny",
-            "metadata": {},
-            "discovered_at": "2026-11-24 10:00:00",
-        }
-        for step in STEPS
-    ]
-    store.insert_rows("checkpoints", checkpoints)
-    store.insert_rows("runs", [{"run_id": run, "model_size": "tiny", "tags": {}}])
-    samples = []
-    for dataset, modes in SCORES.items():
-        for mode, metrics in modes.items():
-            for position, step in enumerate(STEPS):
-                # Two samples whose mean is the score: 2*score split as evenly as it goes.
-                for index in range(2):
-                    values = {m: v[position] for m, v in metrics.items()}
-                    samples.append(
-                        {
-                            "run_id": run,
-                            "checkpoint_id": f"{run}-s{step}",
-                            "step": step,
-                            "dataset": dataset,
-                            "sample_index": index,
-                            "scoring_mode": mode,
-                            "job_id": f"{run}-{step}-{dataset}-{mode}",
-                            "prompt": "",
-                            "raw_output": "",
-                            "prediction": "",
-                            "gold": "",
-                            "metrics": values,
-                            "format_followed": int(index == 0 or step >= 3),
-                            "latency_ms": 1.0,
-                            "choice_logprobs": [],
-                        }
-                    )
-    store.insert_rows("sample_results", samples)
-    store.insert_rows("sample_results", samples[:40])  # a replay: must not count twice
-    store.insert_rows(
-        "baselines",
-        [
-            {
-                "run_id": run,
-                "dataset": d,
-                "metric": "exact_match",
-                "num_few_shots": 4,
-                "majority_label": "x",
-                "score": s,
-            }
-            for d, s in BASELINES.items()
-        ],
-    )
+from support.analytics import RUN, SCORES, STEPS, TOKENS_PER_STEP, fill
 
 
 @pytest.fixture
 def filled(chdb_store: Store) -> Store:
-    _fill(chdb_store)
+    fill(chdb_store)
     return chdb_store
 
 
@@ -173,7 +96,7 @@ def test_shapes_per_run_and_category(filled: Store) -> None:
 
 
 def test_several_runs_and_unknown_runs(filled: Store) -> None:
-    _fill(filled, "r2")
+    fill(filled, "r2")
     rows = queries.trajectory(filled, [RUN, "r2"], category="AVG")
     assert {r["run_id"] for r in rows} == {RUN, "r2"}
     assert [r["run_id"] for r in queries.runs(filled)] == [RUN, "r2"]

@@ -110,6 +110,20 @@ def trajectory(
     return store.query(TRAJECTORY_SQL.replace("{runs}", placeholders), params)
 
 
+def wide(rows: Rows) -> Rows:
+    """Trajectory rows as one row per (run, checkpoint) and one column per category's moving
+    average, AVG last."""
+    categories = sorted({r["category"] for r in rows}, key=lambda c: (c == "AVG", c))
+    lines: dict[tuple[str, int], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["run_id"], row["step"])
+        line = lines.setdefault(
+            key, {"run_id": row["run_id"], "step": row["step"], "tokens_seen": row["tokens_seen"]}
+        )
+        line[row["category"]] = row["score_ma"]
+    return [{**line, **{c: line.get(c) for c in categories}} for _, line in sorted(lines.items())]
+
+
 @dataclass(frozen=True)
 class Curve:
     run_id: str
