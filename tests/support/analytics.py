@@ -66,12 +66,44 @@ def _samples(run: str) -> list[dict[str, object]]:
     return samples
 
 
+def _summaries(run: str) -> list[dict[str, object]]:
+    """The runner's summary of each job: its scores, and format_followed when generated."""
+    rows: list[dict[str, object]] = []
+    for dataset, modes in SCORES.items():
+        for mode, metrics in modes.items():
+            for position, step in enumerate(STEPS):
+                scores = {m: v[position] for m, v in metrics.items()}
+                if mode == "generate":
+                    scores["format_followed"] = 1.0 if step >= 3 else 0.5
+                rows.append(
+                    {
+                        "job_id": f"{run}-{step}-{dataset}-{mode}",
+                        "run_id": run,
+                        "checkpoint_id": f"{run}-s{step}",
+                        "step": step,
+                        "dataset": dataset,
+                        "scoring_mode": mode,
+                        "shard_index": 0,
+                        "shard_count": 1,
+                        "num_samples": 2,
+                        "scores": scores,
+                        "failed": 0,
+                        "error": "",
+                        "duration_s": 1.0,
+                    }
+                )
+    return rows
+
+
 def fill(store: Store, run: str = RUN) -> None:
     store.insert_rows("checkpoints", [_checkpoint(run, step) for step in STEPS])
     store.insert_rows("runs", [{"run_id": run, "model_size": "tiny", "tags": {}}])
     samples = _samples(run)
     store.insert_rows("sample_results", samples)
     store.insert_rows("sample_results", samples[:40])  # a replay: must not count twice
+    summaries = _summaries(run)
+    store.insert_rows("job_summaries", summaries)
+    store.insert_rows("job_summaries", summaries[:10])  # a replay
     baselines = [
         {
             "run_id": run,

@@ -76,7 +76,9 @@ def require_runs(store: Store, run_ids: list[str]) -> None:
     known = {row["run_id"] for row in store.query(KNOWN_RUNS_SQL)}
     missing = [r for r in run_ids if r not in known]
     if missing:
-        listed = ", ".join(sorted(known)) or "none"
+        names = sorted(known)
+        listed = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        listed = listed or "none"
         raise NotFound(f"unknown run {', '.join(missing)} (the store holds: {listed})")
 
 

@@ -86,19 +86,30 @@ VIEWS = (
 )
 
 
-# Analytics: every view reads through dataset_scores or a FINAL scan, so duplicates are gone
-# before any average or window. Views with {name:Type} are parameterized:
+# Analytics: every view reads through a FINAL scan, so duplicates are gone before any average
+# or window. Views with {name:Type} are parameterized:
 # SELECT * FROM category_trajectory(window=20).
 ANALYTICS_VIEWS = (
     """CREATE OR REPLACE VIEW checkpoint_tokens AS
     SELECT checkpoint_id, any(run_id) AS run_id, any(step) AS step, max(tokens_seen) AS tokens_seen
     FROM checkpoints FINAL GROUP BY checkpoint_id""",
+    # Dataset scores from the job summaries (one row per job, not per sample: the trajectory
+    # of a 100M-sample store reads ~100k rows). The runner's summary holds each metric as
+    # llm-jp-eval computes it (corpus metrics over the job's samples) and format_followed;
+    # shards are weighted by their samples. dataset_scores (per-sample means) is the drill-down.
+    """CREATE OR REPLACE VIEW job_scores AS
+    SELECT run_id, checkpoint_id, step, dataset, scoring_mode, metric,
+           sum(value * num_samples) / sum(num_samples) AS score, sum(num_samples) AS samples
+    FROM job_summaries FINAL
+    ARRAY JOIN mapKeys(scores) AS metric, mapValues(scores) AS value
+    WHERE failed = 0 AND num_samples > 0
+    GROUP BY run_id, checkpoint_id, step, dataset, scoring_mode, metric""",
     # Score per (run, checkpoint, dataset, mode, metric) with training tokens as the x axis.
     """CREATE OR REPLACE VIEW scores AS
     SELECT s.run_id AS run_id, s.checkpoint_id AS checkpoint_id, s.step AS step,
            t.tokens_seen AS tokens_seen, s.dataset AS dataset, s.scoring_mode AS scoring_mode,
            s.metric AS metric, s.score AS score, s.samples AS samples
-    FROM dataset_scores AS s
+    FROM job_scores AS s
     LEFT JOIN checkpoint_tokens AS t ON t.checkpoint_id = s.checkpoint_id""",
     """CREATE OR REPLACE VIEW category_members AS
     SELECT dataset, argMax(category, updated_at) AS category, argMax(metric, updated_at) AS metric
