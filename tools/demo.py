@@ -67,8 +67,11 @@ def report(store_url: str, plots: Path) -> None:
     for mode in ("generate", "loglikelihood"):
         print(f"\nper-category trajectory ({mode}, moving average of {MA_WINDOW}):")
         kiseki(["trajectory", RUN, "--wide", "--mode", mode, *common])
-    print("\ntrajectory shapes (generate):")
-    kiseki(["shapes", RUN, "--plot", str(plots / "shapes.png"), *common])
+    for mode in ("generate", "loglikelihood"):
+        print(f"\ntrajectory shapes ({mode}):")
+        kiseki(
+            ["shapes", RUN, "--mode", mode, "--plot", str(plots / f"shapes-{mode}.png"), *common]
+        )
     store = open_store(store_url)
     try:
         rows = trajectory(store, [RUN], window=MA_WINDOW)

@@ -44,7 +44,8 @@ def test_demo_evaluates_every_checkpoint_once(tmp_path: Path) -> None:
         "MR.png",
         "NLI.png",
         "QA.png",
-        "shapes.png",
+        "shapes-generate.png",
+        "shapes-loglikelihood.png",
     ]
     assert all(p.stat().st_size > 10_000 for p in plots)
     store = open_store(f"chdb:{tmp_path / 'stack' / 'store'}")

@@ -104,3 +104,31 @@ def test_several_runs_and_unknown_runs(filled: Store) -> None:
         queries.trajectory(filled, [RUN, "nope"])
     with pytest.raises(queries.NotFound, match="nope"):
         queries.checkpoints(filled, "nope")
+
+
+def test_shards_are_weighted_and_failed_jobs_left_out(filled: Store) -> None:
+    def summary(
+        job: str, shard: int, samples: int, score: float, failed: int = 0
+    ) -> dict[str, object]:
+        return {
+            "job_id": job,
+            "run_id": RUN,
+            "checkpoint_id": f"{RUN}-s5",
+            "step": 5,
+            "dataset": "jcommonsenseqa",
+            "scoring_mode": "generate",
+            "shard_index": shard,
+            "shard_count": 2,
+            "num_samples": samples,
+            "scores": {"exact_match": score},
+            "failed": failed,
+            "error": "",
+            "duration_s": 1.0,
+        }
+
+    filled.insert_rows(
+        "job_summaries",
+        [summary("a", 0, 30, 1.0), summary("b", 1, 10, 0.0), summary("c", 1, 10, 0.9, failed=1)],
+    )
+    [row] = queries.dataset_scores(filled, RUN, dataset="jcommonsenseqa")
+    assert (row["score"], row["samples"]) == (0.75, 40)

@@ -109,7 +109,12 @@ def trajectory(
     placeholders = ", ".join(f"{{run{i}:String}}" for i in range(len(run_ids)))
     params: dict[str, object] = {f"run{i}": run for i, run in enumerate(run_ids)}
     params.update(category=category, mode=mode, window=window)
-    return store.query(TRAJECTORY_SQL.replace("{runs}", placeholders), params)
+    rows = store.query(TRAJECTORY_SQL.replace("{runs}", placeholders), params)
+    for row in rows:  # JSON output writes 0.0 as 0: keep every score a float
+        for key in ("score", "score_ma", "baseline"):
+            if row[key] is not None:
+                row[key] = float(row[key])
+    return rows
 
 
 def wide(rows: Rows) -> Rows:
