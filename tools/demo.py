@@ -19,10 +19,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "services"), str(REPO / "tools")]
 
+from kiseki.cli import main as kiseki  # noqa: E402
 from kiseki.core.store import open_store  # noqa: E402
 from kiseki.local.progress import checkpoint_states, describe  # noqa: E402
 from kiseki.local.stack import LocalStack, StackSettings, WatchedDir  # noqa: E402
-from kiseki.report.trajectory import plot, table, trajectory  # noqa: E402
+from kiseki.report.plots import trajectory_plot  # noqa: E402
+from kiseki.report.queries import trajectory  # noqa: E402
 from tinygpt.corpus import demo_corpus  # noqa: E402
 from tinygpt.train import TrainConfig, log_spaced_steps, train  # noqa: E402
 
@@ -31,6 +33,7 @@ RUN = "tiny-gpt"
 LAST_STEP = int(os.environ.get("KISEKI_DEMO_LAST_STEP", "1000"))
 WORKDIR = Path(os.environ.get("KISEKI_DEMO_WORKDIR", REPO / ".artifacts" / "demo"))
 BATCH, SEQ_LEN = 16, 128
+MA_WINDOW = 5
 POLICY = {
     "budget": {"max_endpoints": 1},
     "runs": {
@@ -58,6 +61,28 @@ async def wait_until_evaluated(stack: LocalStack, expected: int, trainer: thread
         await asyncio.sleep(1.0)
 
 
+def report(store_url: str, plots: Path) -> None:
+    """What `kiseki trajectory` and `kiseki shapes` print, and one plot per category."""
+    common = ["--ma", str(MA_WINDOW), "--store", store_url]
+    for mode in ("generate", "loglikelihood"):
+        print(f"\nper-category trajectory ({mode}, moving average of {MA_WINDOW}):")
+        kiseki(["trajectory", RUN, "--wide", "--mode", mode, *common])
+    for mode in ("generate", "loglikelihood"):
+        print(f"\ntrajectory shapes ({mode}):")
+        kiseki(
+            ["shapes", RUN, "--mode", mode, "--plot", str(plots / f"shapes-{mode}.png"), *common]
+        )
+    store = open_store(store_url)
+    try:
+        rows = trajectory(store, [RUN], window=MA_WINDOW)
+    finally:
+        store.close()
+    for category in sorted({r["category"] for r in rows}):
+        members = [r for r in rows if r["category"] == category]
+        path = trajectory_plot(members, plots / f"{category}.png", category, MA_WINDOW)
+        print(f"plot: {path}")
+
+
 def main() -> int:
     shutil.rmtree(WORKDIR, ignore_errors=True)
     run_dir = WORKDIR / "run"
@@ -83,14 +108,7 @@ def main() -> int:
     finally:
         stack.stop()
     print(f"all checkpoints evaluated in {time.monotonic() - started:.0f} s; reading the store")
-    store = open_store(stack.store_url)
-    try:
-        series = trajectory(store, RUN)
-    finally:
-        store.close()
-    print(table(series))
-    for path in plot(series, WORKDIR / "plots", RUN):
-        print(f"plot: {path}")
+    report(stack.store_url, WORKDIR / "plots")
     return 0
 
 

@@ -1,5 +1,6 @@
 """The README's main job: a real pretraining evaluated checkpoint by checkpoint, every
-(checkpoint, dataset, sample, mode) stored exactly once, a table printed, plots written."""
+(checkpoint, dataset, sample, mode) stored exactly once, the per-category table and shapes
+printed, plots written, majority baselines stored."""
 
 import os
 import subprocess
@@ -33,19 +34,27 @@ def test_demo_evaluates_every_checkpoint_once(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"{CHECKPOINTS} done" in result.stdout
-    assert "synth_nli/loglikelihood/acc" in result.stdout
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
-        "synth_arith.png",
-        "synth_mc.png",
-        "synth_nli.png",
-        "synth_qa.png",
+    assert "per-category trajectory (generate" in result.stdout
+    assert "per-category trajectory (loglikelihood" in result.stdout
+    assert "trajectory shapes" in result.stdout
+    plots = sorted((tmp_path / "plots").iterdir())
+    assert [p.name for p in plots] == [
+        "AVG.png",
+        "MC.png",
+        "MR.png",
+        "NLI.png",
+        "QA.png",
+        "shapes-generate.png",
+        "shapes-loglikelihood.png",
     ]
+    assert all(p.stat().st_size > 10_000 for p in plots)
     store = open_store(f"chdb:{tmp_path / 'stack' / 'store'}")
     try:
         [counts] = store.query(
             "SELECT count() AS rows, uniqExact(checkpoint_id, dataset, sample_index, scoring_mode)"
             " AS distinct_rows, uniqExact(checkpoint_id) AS checkpoints FROM sample_results FINAL"
         )
+        baselines = store.query("SELECT dataset, score FROM baselines FINAL ORDER BY dataset")
     finally:
         store.close()
     assert counts == {
@@ -53,3 +62,5 @@ def test_demo_evaluates_every_checkpoint_once(tmp_path: Path) -> None:
         "distinct_rows": CHECKPOINTS * ROWS_PER_CHECKPOINT,
         "checkpoints": CHECKPOINTS,
     }
+    assert [b["dataset"] for b in baselines] == ["synth_arith", "synth_mc", "synth_nli", "synth_qa"]
+    assert all(0.0 <= b["score"] <= 1.0 for b in baselines)

@@ -14,6 +14,11 @@ COMMAND_MODULES = (
     "kiseki.cli.metrics_cmd",
     "kiseki.cli.eval_offline_cmd",
     "kiseki.cli.trtllm_cmd",
+    "kiseki.cli.runs_cmd",
+    "kiseki.cli.scores_cmd",
+    "kiseki.cli.trajectory_cmd",
+    "kiseki.cli.sql_cmd",
+    "kiseki.cli.baselines_cmd",
 )
 
 

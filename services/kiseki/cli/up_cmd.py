@@ -63,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
     )
     stack = LocalStack(settings)
     stack.start()
-    print(f"kiseki up: control API on {stack.control_address}, logs in {settings.workdir / 'logs'}")
+    print(
+        f"kiseki up: control API on {stack.control_address}, read-only SQL (kiseki runs, scores,"
+        f" trajectory, shapes, sql) on {stack.query_address}; logs in {settings.workdir / 'logs'}"
+    )
 
     async def main() -> None:
         stopping = asyncio.Event()

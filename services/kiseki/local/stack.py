@@ -2,22 +2,31 @@
 
 Tansu unless KISEKI_KAFKA_BOOTSTRAP names a broker, chDB under the work directory unless
 KISEKI_STORE_URL names a ClickHouse server, tritonserver started by the orchestrator. The
-sink owns the chDB directory while the stack runs (chDB has one owner).
+sink owns the chDB directory while the stack runs (chDB has one owner) and serves read-only
+SQL over it (kiseki.v1.Query) at the address written to `<workdir>/query.address`, where
+the CLI finds it. Before the sink starts, the stack writes each run's majority baselines.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiseki.core.store import apply_schema, open_store
+from kiseki.evaluation.datasets import DatasetError
 from kiseki.local.brokers import LocalBroker, start_tansu
 from kiseki.local.process import free_port
 from kiseki.local.supervisor import ServiceSpec, Supervisor
+from kiseki.orchestrator.policy import parse_policies
+from kiseki.report.baselines import baseline_rows, store_baselines
 
 SERVICES_DIR = Path(__file__).resolve().parents[2]
+QUERY_ADDRESS_FILE = "query.address"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class StackSettings:
     runners: int = 1
     topic_prefix: str = "kiseki"
     control_port: int = field(default_factory=free_port)
+    query_port: int = field(default_factory=free_port)
 
 
 class LocalStack:
@@ -51,6 +61,35 @@ class LocalStack:
     @property
     def control_address(self) -> str:
         return f"127.0.0.1:{self.settings.control_port}"
+
+    @property
+    def query_address(self) -> str:
+        return f"127.0.0.1:{self.settings.query_port}"
+
+    @property
+    def query_address_file(self) -> Path:
+        return self.settings.workdir / QUERY_ADDRESS_FILE
+
+    def _write_baselines(self) -> None:
+        """Each watched run's majority baselines, from its policy's suites and few-shot count."""
+        book = parse_policies(self.settings.policy)
+        rows = []
+        for run in self.settings.runs:
+            policy = book.for_run(run.run_id)
+            if policy is None:
+                continue
+            try:
+                rows += baseline_rows(
+                    run.run_id, self.settings.datasets_dir, policy.suites, policy.num_few_shots
+                )
+            except DatasetError as error:  # the runners report the same file as they score
+                log.warning("no majority baselines", extra={"run": run.run_id, "error": str(error)})
+        store = open_store(self.store_url, os.environ.get("KISEKI_CLICKHOUSE_PASSWORD", ""))
+        try:
+            apply_schema(store)
+            store_baselines(store, rows)
+        finally:
+            store.close()
 
     def _write_files(self) -> tuple[Path, Path]:
         runs_file = self.settings.workdir / "runs.json"
@@ -75,6 +114,7 @@ class LocalStack:
             "KISEKI_CONTROL_PORT": str(settings.control_port),
             "KISEKI_DATASETS_DIR": str(settings.datasets_dir),
             "KISEKI_WATCH_RUNS_FILE": str(runs_file),
+            "KISEKI_QUERY_PORT": str(settings.query_port),
         }
 
     def start(self) -> None:
@@ -84,6 +124,7 @@ class LocalStack:
             self.broker = start_tansu(self.settings.workdir)
             bootstrap = self.broker.bootstrap_servers
         env = self._environment(bootstrap, *self._write_files())
+        self._write_baselines()
         specs = [
             ServiceSpec.module("sink", "kiseki.sink", env),
             ServiceSpec.module("orchestrator", "kiseki.orchestrator", env),
@@ -94,11 +135,13 @@ class LocalStack:
             ),
         ]
         self.supervisor = Supervisor(specs, self.settings.workdir / "logs")
+        self.query_address_file.write_text(self.query_address + "\n")
 
     def check(self) -> list[str]:
         return self.supervisor.check() if self.supervisor else []
 
     def stop(self) -> None:
+        self.query_address_file.unlink(missing_ok=True)
         if self.supervisor is not None:
             self.supervisor.stop()
         if self.broker is not None:

@@ -6,6 +6,7 @@ from kiseki.core.config import load_config
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceConfig, ServiceContext, run_service
 from kiseki.core.store import StoreConfig
+from kiseki.core.store.query_api import query_server
 from kiseki.sink.config import SinkConfig
 from kiseki.sink.loop import run_sink
 
@@ -16,9 +17,14 @@ def main() -> None:
 
     async def serve(context: ServiceContext) -> None:
         store = store_config.open()
+        query = query_server(store, sink.query_host, sink.query_port) if sink.query_port else None
         try:
+            if query is not None:
+                await query.start()
             await run_sink(context, kafka, sink, store)
         finally:
+            if query is not None:
+                await query.stop(grace_s=1.0)
             store.close()
 
     run_service("sink", load_config(ServiceConfig), serve)

@@ -31,3 +31,13 @@ class SinkConfig:
         unit="seconds",
         doc="longest wait between retries while the store is down (Kafka keeps the results)",
     )
+    query_port: int = setting(
+        "KISEKI_QUERY_PORT",
+        0,
+        unit="TCP port",
+        doc="serve read-only SQL (kiseki.v1.Query) over the store on this port; 0 = off. For a"
+        " chDB store, which only its owner (this sink) can open; `kiseki up` turns it on",
+    )
+    query_host: str = setting(
+        "KISEKI_QUERY_HOST", "127.0.0.1", doc="bind address of the Query service"
+    )

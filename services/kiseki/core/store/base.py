@@ -50,7 +50,8 @@ def insert_statement(table: str, dedup_token: str) -> str:
 
 
 def open_store(url: str, password: str = "") -> Store:
-    """`chdb:PATH` (or `chdb::memory:`) embeds chDB; `http(s)://user@host:port/db` uses a server."""
+    """`chdb:PATH` (or `chdb::memory:`) embeds chDB; `http(s)://user@host:port/db` uses a server;
+    `grpc://host:port` asks the Query service of a running stack (read-only)."""
     scheme = urlsplit(url).scheme
     if scheme == "chdb":
         from kiseki.core.store.embedded import EmbeddedStore
@@ -60,4 +61,10 @@ def open_store(url: str, password: str = "") -> Store:
         from kiseki.core.store.server import ServerStore
 
         return ServerStore(url, password)
-    raise StoreError(f"unsupported store URL {url!r}: use chdb:PATH or http(s)://host:port/db")
+    if scheme == "grpc":
+        from kiseki.core.store.query_api import RemoteStore
+
+        return RemoteStore(url.removeprefix("grpc://"))
+    raise StoreError(
+        f"unsupported store URL {url!r}: use chdb:PATH, http(s)://host:port/db or grpc://host:port"
+    )
