@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import tritonclient.grpc.aio as triton_aio
 from transformers import AutoModelForCausalLM
 from tritonclient.utils import InferenceServerException
 
 from kiseki.serving.client import ScoringClient
 from kiseki.serving.endpoints import EndpointLoadError, LocalEndpointManager
 from kiseki.serving.hf_scoring import HFScorer
+from support.polling import poll_until_async
 
 PROMPTS = ["問題: 3 + 4 = ?\n答え:", "吾輩は", "The quick", "問題: 12 + 7 = ?\n答え: 1"]
 PAIRS = [
@@ -196,6 +198,15 @@ async def test_a_dead_server_is_restarted_with_its_models(
     assert server is not None
     os.killpg(server.process.pid, signal.SIGKILL)
     server.process._proc.wait()
-    await manager.start()  # what every manager call does first
+
+    async def serving_again() -> bool:  # no manager call: the watchdog restarts it
+        try:
+            async with triton_aio.InferenceServerClient(endpoint.address) as client:
+                return bool(await client.is_model_ready("survivor"))
+        except InferenceServerException:
+            return False
+
+    await poll_until_async(serving_again, timeout_s=180, interval_s=0.5)
+    assert manager._server is not server
     texts, _ = await _scores(endpoint.address, "survivor")
     assert len(texts) == len(PROMPTS)

@@ -3,8 +3,8 @@
 Each checkpoint is loaded as its own model (explicit model-control mode) and reported ready
 only when Triton says so; unloading waits until Triton has really let go (its unload call
 returns early). Loads and unloads of one model name are serialised, so a checkpoint is never
-loaded twice at once. If the server dies, the next call restarts it on the same port and
-reloads what was loaded.
+loaded twice at once. If the server dies, a watchdog restarts it on the same port at once and
+reloads what was loaded (runners are waiting on those models), as the next call would.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class LocalEndpointManager:
         self._locks: dict[str, asyncio.Lock] = {}
         self._server_lock = asyncio.Lock()
         self._state_file = workdir / "tritonserver.json"
+        self._watchdog: asyncio.Task[None] | None = None
+        self.watch_interval_s = 1.0
 
     @property
     def loaded(self) -> dict[str, Path]:
@@ -68,8 +70,25 @@ class LocalEndpointManager:
 
     async def start(self) -> None:
         await self._ensure_server()
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.watch_interval_s)
+            if self._server is None or self._server.process.alive():
+                continue
+            try:
+                await self._ensure_server()
+            except Exception:  # the next round, or the next call, tries again
+                log.exception("restarting tritonserver failed")
 
     async def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
         if self._server is not None:
             await asyncio.to_thread(self._server.stop)
             self._server = None
