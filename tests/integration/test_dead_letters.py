@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
 
-from kiseki.core.kafka import Delivery, ProtoProducer
+from kiseki.core.kafka import Delivery, ProtoProducer, TransientError
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.v1 import events_pb2 as ev
@@ -69,3 +71,45 @@ async def test_poison_records_are_dead_lettered_and_consumption_goes_on(
     finally:
         await producer.stop()
         await raw.stop()
+
+
+async def test_a_broker_error_in_the_handler_retries_the_record_instead(
+    kafka_config: KafkaConfig,
+) -> None:
+    topic = kafka_config.topics.jobs
+    producer = ProtoProducer(kafka_config, "test")
+    await producer.start()
+    try:
+        await producer.send(topic, ev.EvaluationJob(job_id="j", checkpoint_id="c"), key="c")
+        attempts: list[str] = []
+
+        async def handle(delivery: Delivery[ev.EvaluationJob]) -> None:
+            attempts.append(delivery.message.job_id)
+            if len(attempts) == 1:  # publishing the results failed: the broker went away
+                raise KafkaTimeoutError()
+
+        consumer = ProtoConsumer(kafka_config, topic, "runner", ev.EvaluationJob, producer)
+        await consumer.start()
+        try:
+
+            async def until_the_error() -> None:
+                for _ in range(40):
+                    await consumer.poll(handle, timeout_ms=500)
+
+            with pytest.raises(TransientError, match="broker unavailable"):
+                await until_the_error()
+            for _ in range(40):
+                if len(attempts) == 2:
+                    break
+                await consumer.poll(handle, timeout_ms=500)
+        finally:
+            await consumer.stop()
+        assert attempts == ["j", "j"]
+        assert (
+            await consume_all(
+                kafka_config, kafka_config.topics.dlq, "dlq-reader", ev.DeadLetter, producer, 1
+            )
+            == []
+        )
+    finally:
+        await producer.stop()

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kiseki.core.kafka import Delivery, M, ProtoProducer, TransientError, decode
@@ -29,7 +30,9 @@ class ProtoConsumer(Generic[M]):
     """A consumer-group member for one topic and message type, committing manually.
 
     Records that do not decode, fail `validate`, or make the handler raise anything but
-    TransientError go to the dead-letter topic with the error, and consumption goes on.
+    TransientError go to the dead-letter topic with the error, and consumption goes on. A
+    KafkaError from the handler (publishing its output while the broker is away) is the
+    broker's fault, not the record's: it counts as a TransientError and the record is retried.
     """
 
     def __init__(
@@ -131,6 +134,8 @@ class ProtoConsumer(Generic[M]):
             return
         except TransientError:
             raise
+        except KafkaError as error:
+            raise TransientError(f"broker unavailable: {error}") from error
         except Exception:
             log.exception("batch handler failed; retrying records one by one")
         for record, delivery in pending:
@@ -158,6 +163,8 @@ class ProtoConsumer(Generic[M]):
             await handler(delivery)
         except TransientError:
             raise
+        except KafkaError as error:
+            raise TransientError(f"broker unavailable: {error}") from error
         except Exception as error:
             log.exception("handler failed; dead-lettering", extra={"offset": record.offset})
             await self._dead_letter(record, f"{type(error).__name__}: {error}")

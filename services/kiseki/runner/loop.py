@@ -12,9 +12,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from aiokafka.errors import KafkaError
 from tritonclient.utils import InferenceServerException
 
-from kiseki.core.kafka import Delivery, ProtoProducer
+from kiseki.core.kafka import Delivery, ProtoProducer, TransientError
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.core.service import ServiceContext
@@ -104,7 +105,11 @@ class TaskRunner:
         context.health.set_ready(True)
         try:
             while not context.stopping.is_set():
-                await consumer.poll(self.handle, timeout_ms=500, max_records=1)
+                try:
+                    await consumer.poll(self.handle, timeout_ms=500, max_records=1)
+                except (TransientError, KafkaError) as error:  # the job is retried
+                    log.warning("broker unavailable; retrying", extra={"error": str(error)})
+                    await asyncio.sleep(1.0)
         finally:
             await consumer.stop()
             await self._producer.stop()
