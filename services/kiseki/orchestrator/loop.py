@@ -128,7 +128,7 @@ class Orchestrator:
             exc_info=task.exception(),
             extra={"checkpoint_id": view.checkpoint.checkpoint_id},
         )
-        if view.state == ev.CHECKPOINT_STATE_DEPLOYING:
+        if view.state in (ev.CHECKPOINT_STATE_DEPLOYING, ev.CHECKPOINT_STATE_READY):
             view.state = ev.CHECKPOINT_STATE_DISCOVERED
 
     def _schedule(self) -> None:
