@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kiseki.core.config import load_config
+from kiseki.core.grpc_auth import GrpcAuthConfig
 from kiseki.core.grpc_server import GrpcServer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceConfig, ServiceContext, run_service
@@ -19,6 +20,7 @@ def main() -> None:
     service, kafka = load_config(ServiceConfig), load_config(KafkaConfig)
     config = load_config(OrchestratorConfig)
     policies = load_policies(config.policy_file)
+    auth = load_config(GrpcAuthConfig)
 
     async def serve(context: ServiceContext) -> None:
         deployer = LocalTritonDeployer(LocalEndpointManager(config.workdir))
@@ -29,6 +31,8 @@ def main() -> None:
             ["kiseki.v1.Control"],
             host=config.control_host,
             port=config.control_port,
+            credentials=auth.server_credentials(),
+            interceptors=auth.interceptors(),
         )
         await server.start()
         try:
