@@ -17,7 +17,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,8 +42,8 @@ class ChaosForm:
     timeout_s: float
 
 
-SHORT = ChaosForm("short", 8, 6, 1.0, (5.0, 10.0), 240.0)
-LONG = ChaosForm("long", 200, 50, 2.0, (6.0, 16.0), 3000.0)
+SHORT = ChaosForm("short", 8, 7, 1.0, (4.0, 8.0), 240.0)
+LONG = ChaosForm("long", 200, 50, 2.0, (8.0, 20.0), 3300.0)
 
 
 def write_dataset(root: Path) -> Path:
@@ -91,7 +91,7 @@ class ChaosRun:
     form: ChaosForm
     workdir: Path
     sources: list[Path]
-    seed: int = 0
+    seed: int = int(os.environ.get("KISEKI_CHAOS_SEED", "0"))
     kills: list[Kill] = field(default_factory=list)
     broker: LocalBroker | None = None
     stack: LocalStack | None = None
@@ -214,19 +214,27 @@ class ChaosRun:
         assert self.stack is not None
         self.stack.check()
 
+    def _rounds(self) -> Iterator[tuple[str, int]]:
+        """Every victim once per round in a random order, each with a random signal, about half
+        the round SIGKILL and half SIGTERM: a short run still hits everything both ways."""
+        while True:
+            victims = self.rng.sample(VICTIMS, len(VICTIMS))
+            signals = [signal.SIGKILL, signal.SIGTERM] * (len(VICTIMS) // 2 + 1)
+            yield from zip(victims, self.rng.sample(signals, len(VICTIMS)), strict=True)
+
     def unleash(self, finished: Callable[[], bool]) -> None:
         """Kill at random intervals until `min_kills` are done and every checkpoint is
         written, keeping the supervisor's restarts going between kills."""
         next_kill = time.monotonic() + self.rng.uniform(*self.form.kill_interval_s)
+        rounds = self._rounds()
+        victim, signum = next(rounds)
         while len(self.kills) < self.form.min_kills or not self.all_written:
             if finished() and self.all_written:
                 break
             self.check()
-            if time.monotonic() >= next_kill:
-                victim = self.rng.choice(VICTIMS)
-                signum = self.rng.choice([signal.SIGKILL, signal.SIGTERM])
-                if self.kill(victim, signum):
-                    next_kill = time.monotonic() + self.rng.uniform(*self.form.kill_interval_s)
+            if time.monotonic() >= next_kill and self.kill(victim, signum):
+                next_kill = time.monotonic() + self.rng.uniform(*self.form.kill_interval_s)
+                victim, signum = next(rounds)
             time.sleep(0.2)
 
     def stop(self) -> None:
