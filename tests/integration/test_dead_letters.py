@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaTimeoutError
@@ -113,3 +115,38 @@ async def test_a_broker_error_in_the_handler_retries_the_record_instead(
         )
     finally:
         await producer.stop()
+
+
+async def test_an_oversized_record_is_dead_lettered_cut_to_fit(kafka_config: KafkaConfig) -> None:
+    small = dataclasses.replace(kafka_config, max_message_bytes=64 * 1024)
+    topic = small.topics.jobs
+    raw = AIOKafkaProducer(bootstrap_servers=small.bootstrap_servers)
+    producer = ProtoProducer(small, "test")
+    await raw.start()
+    await producer.start()
+    try:
+        big = ev.EvaluationJob(job_id="big", checkpoint_id="c", endpoint="x" * 100_000)
+        await raw.send_and_wait(topic, big.SerializeToString(), key=b"c")
+        await producer.send(topic, ev.EvaluationJob(job_id="next", checkpoint_id="c"), key="c")
+        handled: list[str] = []
+
+        async def handle(delivery: Delivery[ev.EvaluationJob]) -> None:
+            handled.append(delivery.message.job_id)
+
+        consumer = ProtoConsumer(small, topic, "runner", ev.EvaluationJob, producer)
+        await consumer.start()
+        try:
+            for _ in range(40):
+                if handled:
+                    break
+                await consumer.poll(handle, timeout_ms=500)
+        finally:
+            await consumer.stop()
+        assert handled == ["next"]
+        [letter] = await consume_all(small, small.topics.dlq, "dlq", ev.DeadLetter, producer, 1)
+        assert "exceeds KISEKI_KAFKA_MAX_MESSAGE_BYTES=65536" in letter.message.error
+        assert "value cut to its first 32768" in letter.message.error
+        assert letter.message.value == big.SerializeToString()[:32768]
+    finally:
+        await producer.stop()
+        await raw.stop()

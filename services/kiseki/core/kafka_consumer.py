@@ -46,6 +46,7 @@ class ProtoConsumer(Generic[M]):
     ) -> None:
         self.topic, self.group_id, self._type = topic, group_id, message_type
         self._dead_letters, self._dlq_topic = dead_letters, config.topics.dlq
+        self._max_bytes = config.max_message_bytes
         self._validate = validate
         self._consumer = AIOKafkaConsumer(
             topic,
@@ -148,6 +149,12 @@ class ProtoConsumer(Generic[M]):
 
     def _decode_valid(self, record: ConsumerRecord[bytes, bytes]) -> Delivery[M]:
         MESSAGES_CONSUMED.labels(topic=record.topic).inc()
+        size = len(record.value or b"")
+        if size > self._max_bytes:
+            # A broker lets one record past the fetch limit; nothing bigger is ever produced.
+            raise ValueError(
+                f"record of {size} bytes exceeds KISEKI_KAFKA_MAX_MESSAGE_BYTES={self._max_bytes}"
+            )
         delivery = decode(record, self._type)
         if self._validate is not None:
             self._validate(delivery.message)
@@ -172,12 +179,18 @@ class ProtoConsumer(Generic[M]):
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str) -> None:
         failed_at = Timestamp()
         failed_at.GetCurrentTime()
+        value = record.value or b""
+        if len(value) > self._max_bytes // 2:
+            # The envelope must fit under the same limit, or the poison record could never
+            # leave the topic.
+            error += f" (value cut to its first {self._max_bytes // 2} of {len(value)} bytes)"
+            value = value[: self._max_bytes // 2]
         envelope = events_pb2.DeadLetter(
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
             key=record.key or b"",
-            value=record.value or b"",
+            value=value,
             headers={name: value.decode(errors="replace") for name, value in record.headers},
             error=error,
             consumer_group=self.group_id,
