@@ -80,6 +80,7 @@ class LocalStack:
             "KISEKI_CONTROL_PORT": str(settings.control_port),
             "KISEKI_DATASETS_DIR": str(settings.datasets_dir),
             "KISEKI_WATCH_RUNS_FILE": str(runs_file),
+            "KISEKI_CHECKPOINT_ROOTS": ",".join(str(r.root) for r in settings.runs),
             **settings.environment,
         }
 

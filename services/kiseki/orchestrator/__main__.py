@@ -12,6 +12,7 @@ from kiseki.orchestrator.control import ControlService
 from kiseki.orchestrator.deployer import LocalTritonDeployer
 from kiseki.orchestrator.loop import Orchestrator
 from kiseki.orchestrator.policy import load_policies
+from kiseki.orchestrator.roots import CheckpointRoots
 from kiseki.serving.endpoints import LocalEndpointManager
 from kiseki.v1 import control_pb2_grpc
 
@@ -20,11 +21,11 @@ def main() -> None:
     service, kafka = load_config(ServiceConfig), load_config(KafkaConfig)
     config = load_config(OrchestratorConfig)
     policies = load_policies(config.policy_file)
-    auth = load_config(GrpcAuthConfig)
+    auth, roots = load_config(GrpcAuthConfig), load_config(CheckpointRoots)
 
     async def serve(context: ServiceContext) -> None:
         deployer = LocalTritonDeployer(LocalEndpointManager(config.workdir))
-        orchestrator = Orchestrator(kafka, config, policies, deployer)
+        orchestrator = Orchestrator(kafka, config, policies, deployer, roots)
         control = ControlService(orchestrator)
         server = GrpcServer(
             [lambda s: control_pb2_grpc.add_ControlServicer_to_server(control, s)],
