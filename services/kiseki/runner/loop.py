@@ -20,6 +20,7 @@ from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.core.service import ServiceContext
 from kiseki.runner.config import RunnerConfig
+from kiseki.runner.finished import FinishedCheckpoints
 from kiseki.runner.summaries import job_summary
 from kiseki.serving.client import ScoringClient
 from kiseki.v1 import events_pb2 as ev
@@ -48,8 +49,9 @@ class TaskRunner:
     def __init__(self, kafka: KafkaConfig, config: RunnerConfig, score: JobScorer) -> None:
         self.kafka, self.config, self.score = kafka, config, score
         self._producer = ProtoProducer(kafka, "kiseki-runner")
+        self.finished = FinishedCheckpoints(kafka)
 
-    async def _attempts(self, job: ev.EvaluationJob) -> ev.JobResults:
+    async def _attempts(self, job: ev.EvaluationJob) -> ev.JobResults | None:
         started, backoff, reason = time.monotonic(), self.config.first_backoff_s, ""
         for attempt in range(1, self.config.max_attempts + 1):
             client = ScoringClient(
@@ -71,6 +73,8 @@ class TaskRunner:
                 )
             finally:
                 await client.close()
+            if await self.finished.finished(job.checkpoint_id):
+                return None  # finished meanwhile: this copy of the job is stale
             if attempt < self.config.max_attempts:
                 await asyncio.sleep(backoff)
                 backoff *= 2
@@ -80,7 +84,12 @@ class TaskRunner:
 
     async def handle(self, delivery: Delivery[ev.EvaluationJob]) -> None:
         job = delivery.message
-        results = await self._attempts(job)
+        results = None
+        if not await self.finished.finished(job.checkpoint_id):
+            results = await self._attempts(job)
+        if results is None:
+            log.info("skipped a job of a finished checkpoint", extra={"job_id": job.job_id})
+            return
         await self._producer.send(self.kafka.topics.results, results, key=job.checkpoint_id)
         log.info(
             "job done",
@@ -93,6 +102,7 @@ class TaskRunner:
 
     async def run(self, context: ServiceContext) -> None:
         await self._producer.start()
+        await self.finished.start()
         consumer = ProtoConsumer(
             self.kafka,
             self.kafka.topics.jobs,
@@ -112,4 +122,5 @@ class TaskRunner:
                     await asyncio.sleep(1.0)
         finally:
             await consumer.stop()
+            await self.finished.stop()
             await self._producer.stop()
