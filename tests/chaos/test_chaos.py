@@ -9,6 +9,7 @@ every checkpoint is DONE, and no endpoint is left loaded. The figures are printe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import time
@@ -28,6 +29,8 @@ from support.chaos_checks import (
 from support.polling import poll_until
 
 FORM = LONG if os.environ.get("KISEKI_CHAOS_FORM") == "long" else SHORT
+if os.environ.get("KISEKI_CHAOS_CHECKPOINTS"):  # fewer where the time does not allow 200
+    FORM = dataclasses.replace(FORM, checkpoints=int(os.environ["KISEKI_CHAOS_CHECKPOINTS"]))
 SINK_TOPICS = ("results", "status", "checkpoints")
 
 
