@@ -210,3 +210,25 @@ async def test_a_dead_server_is_restarted_with_its_models(
     assert manager._server is not server
     texts, _ = await _scores(endpoint.address, "survivor")
     assert len(texts) == len(PROMPTS)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_load_while_the_server_stops_waits_for_its_restart(
+    manager: LocalEndpointManager, tiny_checkpoints: dict[int, Path]
+) -> None:
+    server = manager._server
+    assert server is not None
+    loading = asyncio.create_task(manager.load("during-stop", tiny_checkpoints[0]))
+    await poll_until_async(
+        lambda: _exists(manager.repository / "during-stop" / "config.pbtxt"), timeout_s=30
+    )
+    os.killpg(server.process.pid, signal.SIGTERM)  # stopping: it refuses loads, then exits
+    endpoint = await asyncio.wait_for(loading, 300)
+    assert manager._server is not server
+    texts, _ = await _scores(endpoint.address, "during-stop")
+    assert len(texts) == len(PROMPTS)
+    await manager.unload("during-stop")
+
+
+async def _exists(path: Path) -> bool:
+    return await asyncio.to_thread(path.exists)

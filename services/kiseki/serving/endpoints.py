@@ -35,6 +35,17 @@ class EndpointLoadError(RuntimeError):
     """Triton refused to load a checkpoint; the message carries Triton's reason."""
 
 
+class ServerUnavailable(RuntimeError):
+    """tritonserver is stopping or gone: the same call succeeds once it is back."""
+
+
+async def _server_ready(client: triton_aio.InferenceServerClient) -> bool:
+    try:
+        return bool(await client.is_server_ready())
+    except InferenceServerException:
+        return False
+
+
 @dataclass(frozen=True)
 class Endpoint:
     address: str
@@ -139,37 +150,75 @@ class LocalEndpointManager:
             try:
                 await client.load_model(name)
             except InferenceServerException as error:
+                if not await _server_ready(client):  # not the checkpoint's fault
+                    raise ServerUnavailable(f"loading {name}: {error.message()}") from None
                 raise EndpointLoadError(f"cannot load {name}: {error.message()}") from None
 
             async def ready() -> bool:
-                return bool(await client.is_model_ready(name))
+                try:
+                    return bool(await client.is_model_ready(name))
+                except InferenceServerException as error:
+                    raise ServerUnavailable(f"waiting for {name}: {error.message()}") from None
 
             await _wait_for(ready, self.ready_timeout_s, f"model {name} ready")
+
+    async def _while_server_down(
+        self, what: str, attempt: Callable[[LocalTriton], Awaitable[None]]
+    ) -> LocalTriton:
+        """Run `attempt` against the server, again after it is back if it was stopping or
+        died meanwhile (the watchdog restarts it); TimeoutError after `ready_timeout_s`."""
+        deadline = time.monotonic() + self.ready_timeout_s
+        while True:
+            server = await self._ensure_server()
+            try:
+                await attempt(server)
+                return server
+            except ServerUnavailable as error:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{what}: tritonserver unavailable: {error}") from None
+                log.warning("tritonserver unavailable; retrying", extra={"error": str(error)})
+                await asyncio.sleep(1.0)
 
     async def load(self, name: str, checkpoint: Path) -> Endpoint:
         """Serve `checkpoint` as model `name`; return when Triton reports it ready."""
         async with self._locks.setdefault(name, asyncio.Lock()):
-            server = await self._ensure_server()
-            if self._loaded.get(name) != checkpoint:
+            if self._loaded.get(name) == checkpoint:
+                server = await self._ensure_server()
+                return Endpoint(server.grpc_address, name)
+
+            async def attempt(server: LocalTriton) -> None:
                 write_model(self.repository, name, checkpoint, self.options)
-                try:
-                    await self._load_into(server, name)
-                except (EndpointLoadError, TimeoutError):
-                    shutil.rmtree(self.repository / name, ignore_errors=True)
-                    raise
-                self._loaded[name] = checkpoint
+                await self._load_into(server, name)
+
+            try:
+                server = await self._while_server_down(f"loading {name}", attempt)
+            except (EndpointLoadError, TimeoutError):
+                shutil.rmtree(self.repository / name, ignore_errors=True)
+                raise
+            self._loaded[name] = checkpoint
             return Endpoint(server.grpc_address, name)
 
     async def unload(self, name: str) -> None:
         """Unload `name` and wait until Triton no longer serves it."""
-        async with self._locks.setdefault(name, asyncio.Lock()):
-            server = await self._ensure_server()
+
+        async def attempt(server: LocalTriton) -> None:
             async with self._client(server) as client:
-                await client.unload_model(name)
+                try:
+                    await client.unload_model(name)
+                except InferenceServerException as error:
+                    if not await _server_ready(client):
+                        raise ServerUnavailable(f"unloading {name}: {error.message()}") from None
+                    raise
 
                 async def gone() -> bool:
-                    return not await client.is_model_ready(name)
+                    try:
+                        return not await client.is_model_ready(name)
+                    except InferenceServerException as error:
+                        raise ServerUnavailable(f"unloading {name}: {error.message()}") from None
 
                 await _wait_for(gone, self.ready_timeout_s, f"model {name} unloaded")
+
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            await self._while_server_down(f"unloading {name}", attempt)
             self._loaded.pop(name, None)
             shutil.rmtree(self.repository / name, ignore_errors=True)
