@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "kiseki.cli.metrics_cmd",
     "kiseki.cli.eval_offline_cmd",
     "kiseki.cli.trtllm_cmd",
+    "kiseki.cli.dlq_cmd",
 )
 
 
