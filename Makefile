@@ -5,7 +5,7 @@ export PYTHONPATH := $(CURDIR)/services:$(CURDIR)/tools
 PROTOS := $(wildcard protos/kiseki/v1/*.proto)
 GENERATED := services/kiseki/v1
 
-.PHONY: setup protos protos-check k8s-base lint typecheck test test-unit test-integration demo bench clean
+.PHONY: setup protos protos-check k8s-base lint typecheck test test-unit test-integration chaos demo bench clean
 
 setup:
 	@bash tools/setup.sh
@@ -40,6 +40,11 @@ test-unit: setup
 
 test-integration: setup
 	@$(PY) -m pytest -q tests/integration
+
+# The chaos test's long form (200 checkpoints, at least 50 kills; about 40 minutes on two
+# cores); `make test` runs its short form.
+chaos: setup
+	@KISEKI_CHAOS_FORM=long $(PY) -m pytest -s -q --timeout=3600 tests/chaos
 
 demo: setup
 	@$(PY) tools/demo.py

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaProducer
+import dataclasses
 
-from kiseki.core.kafka import Delivery, ProtoProducer
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaTimeoutError
+
+from kiseki.core.kafka import Delivery, ProtoProducer, TransientError
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.v1 import events_pb2 as ev
@@ -66,6 +70,83 @@ async def test_poison_records_are_dead_lettered_and_consumption_goes_on(
         # Everything was committed: a restarted member of the group finds nothing left.
         leftover = await consume_all(kafka_config, topic, "runner", ev.EvaluationJob, producer, 1)
         assert leftover == []
+    finally:
+        await producer.stop()
+        await raw.stop()
+
+
+async def test_a_broker_error_in_the_handler_retries_the_record_instead(
+    kafka_config: KafkaConfig,
+) -> None:
+    topic = kafka_config.topics.jobs
+    producer = ProtoProducer(kafka_config, "test")
+    await producer.start()
+    try:
+        await producer.send(topic, ev.EvaluationJob(job_id="j", checkpoint_id="c"), key="c")
+        attempts: list[str] = []
+
+        async def handle(delivery: Delivery[ev.EvaluationJob]) -> None:
+            attempts.append(delivery.message.job_id)
+            if len(attempts) == 1:  # publishing the results failed: the broker went away
+                raise KafkaTimeoutError()
+
+        consumer = ProtoConsumer(kafka_config, topic, "runner", ev.EvaluationJob, producer)
+        await consumer.start()
+        try:
+
+            async def until_the_error() -> None:
+                for _ in range(40):
+                    await consumer.poll(handle, timeout_ms=500)
+
+            with pytest.raises(TransientError, match="broker unavailable"):
+                await until_the_error()
+            for _ in range(40):
+                if len(attempts) == 2:
+                    break
+                await consumer.poll(handle, timeout_ms=500)
+        finally:
+            await consumer.stop()
+        assert attempts == ["j", "j"]
+        assert (
+            await consume_all(
+                kafka_config, kafka_config.topics.dlq, "dlq-reader", ev.DeadLetter, producer, 1
+            )
+            == []
+        )
+    finally:
+        await producer.stop()
+
+
+async def test_an_oversized_record_is_dead_lettered_cut_to_fit(kafka_config: KafkaConfig) -> None:
+    small = dataclasses.replace(kafka_config, max_message_bytes=64 * 1024)
+    topic = small.topics.jobs
+    raw = AIOKafkaProducer(bootstrap_servers=small.bootstrap_servers)
+    producer = ProtoProducer(small, "test")
+    await raw.start()
+    await producer.start()
+    try:
+        big = ev.EvaluationJob(job_id="big", checkpoint_id="c", endpoint="x" * 100_000)
+        await raw.send_and_wait(topic, big.SerializeToString(), key=b"c")
+        await producer.send(topic, ev.EvaluationJob(job_id="next", checkpoint_id="c"), key="c")
+        handled: list[str] = []
+
+        async def handle(delivery: Delivery[ev.EvaluationJob]) -> None:
+            handled.append(delivery.message.job_id)
+
+        consumer = ProtoConsumer(small, topic, "runner", ev.EvaluationJob, producer)
+        await consumer.start()
+        try:
+            for _ in range(40):
+                if handled:
+                    break
+                await consumer.poll(handle, timeout_ms=500)
+        finally:
+            await consumer.stop()
+        assert handled == ["next"]
+        [letter] = await consume_all(small, small.topics.dlq, "dlq", ev.DeadLetter, producer, 1)
+        assert "exceeds KISEKI_KAFKA_MAX_MESSAGE_BYTES=65536" in letter.message.error
+        assert "value cut to its first 32768" in letter.message.error
+        assert letter.message.value == big.SerializeToString()[:32768]
     finally:
         await producer.stop()
         await raw.stop()

@@ -60,3 +60,35 @@ async def test_unreachable_endpoint_fails_the_job_and_poison_is_dead_lettered(
         context.stopping.set()
         await asyncio.wait_for(task, 30)
         await producer.stop()
+
+
+@pytest.mark.parametrize("broker", ["tansu"], indirect=True)
+async def test_a_job_of_a_finished_checkpoint_is_skipped(kafka_config: KafkaConfig) -> None:
+    topics = kafka_config.topics
+    producer = ProtoProducer(kafka_config, "test")
+    await producer.start()
+    done = ev.CheckpointStatus(checkpoint_id="old", state=ev.CHECKPOINT_STATE_DONE)
+    done.changed_at.GetCurrentTime()
+    await producer.send(topics.status, done, key="old")
+    endpoint = f"127.0.0.1:{free_port()}"
+    for checkpoint in ("old", "new"):  # one partition: "old" is handled first
+        job = ev.EvaluationJob(
+            job_id=f"j-{checkpoint}",
+            checkpoint_id=checkpoint,
+            endpoint=endpoint,
+            model_name="m",
+            dataset="jnli",
+            shard_count=1,
+        )
+        await producer.send(topics.jobs, job, key="same")
+    runner = TaskRunner(kafka_config, CONFIG, never_called)
+    context = ServiceContext("runner", Health())
+    task = asyncio.create_task(runner.run(context))
+    try:
+        [result] = await consume_all(kafka_config, topics.results, "r", ev.JobResults, producer, 1)
+        # The stale copy was skipped without a result (and without waiting out the retries).
+        assert result.message.summary.job_id == "j-new"
+    finally:
+        context.stopping.set()
+        await asyncio.wait_for(task, 30)
+        await producer.stop()

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import tritonclient.grpc.aio as triton_aio
 from transformers import AutoModelForCausalLM
 from tritonclient.utils import InferenceServerException
 
 from kiseki.serving.client import ScoringClient
 from kiseki.serving.endpoints import EndpointLoadError, LocalEndpointManager
 from kiseki.serving.hf_scoring import HFScorer
+from support.polling import poll_until_async
 
 PROMPTS = ["問題: 3 + 4 = ?\n答え:", "吾輩は", "The quick", "問題: 12 + 7 = ?\n答え: 1"]
 PAIRS = [
@@ -196,7 +198,16 @@ async def test_a_dead_server_is_restarted_with_its_models(
     assert server is not None
     os.killpg(server.process.pid, signal.SIGKILL)
     server.process._proc.wait()
-    await manager.start()  # what every manager call does first
+
+    async def serving_again() -> bool:  # no manager call: the watchdog restarts it
+        try:
+            async with triton_aio.InferenceServerClient(endpoint.address) as client:
+                return bool(await client.is_model_ready("survivor"))
+        except InferenceServerException:
+            return False
+
+    await poll_until_async(serving_again, timeout_s=180, interval_s=0.5)
+    assert manager._server is not server
     texts, _ = await _scores(endpoint.address, "survivor")
     assert len(texts) == len(PROMPTS)
 
@@ -222,3 +233,24 @@ async def test_prompts_longer_than_the_context_lose_their_oldest_tokens(
     [local] = scorer.loglikelihood([(long_prompt, " 7")])
     assert served.logprob == pytest.approx(local.logprob, abs=1e-4)
     assert served.logprob > -50.0  # a real probability, not a padding artefact
+
+
+async def test_a_load_while_the_server_stops_waits_for_its_restart(
+    manager: LocalEndpointManager, tiny_checkpoints: dict[int, Path]
+) -> None:
+    server = manager._server
+    assert server is not None
+    loading = asyncio.create_task(manager.load("during-stop", tiny_checkpoints[0]))
+    await poll_until_async(
+        lambda: _exists(manager.repository / "during-stop" / "config.pbtxt"), timeout_s=30
+    )
+    os.killpg(server.process.pid, signal.SIGTERM)  # stopping: it refuses loads, then exits
+    endpoint = await asyncio.wait_for(loading, 300)
+    assert manager._server is not server
+    texts, _ = await _scores(endpoint.address, "during-stop")
+    assert len(texts) == len(PROMPTS)
+    await manager.unload("during-stop")
+
+
+async def _exists(path: Path) -> bool:
+    return await asyncio.to_thread(path.exists)

@@ -113,3 +113,38 @@ async def test_sink_stores_everything_once(kafka_config: KafkaConfig, chdb_store
         await asyncio.wait_for(sink, 30)
         await producer.stop()
         await raw.stop()
+
+
+async def test_a_failed_redelivery_keeps_the_jobs_success(
+    kafka_config: KafkaConfig, chdb_store: Store
+) -> None:
+    topics = kafka_config.topics
+    producer = ProtoProducer(kafka_config, "test")
+    await producer.start()
+    context = ServiceContext(name="sink", health=Health())
+    sink = asyncio.create_task(run_sink(context, kafka_config, SINK, chdb_store))
+    stale = ev.JobResults(summary=ev.JobSummary(job_id="jnli", checkpoint_id="ck", run_id="run"))
+    stale.summary.failed, stale.summary.error = True, "endpoint gone"
+    failed_only = ev.JobResults(summary=ev.JobSummary(job_id="jamp", run_id="run", failed=True))
+    try:
+        await producer.send(topics.results, job_results("jnli", 3), key="ck")
+        await poll_until_async(
+            lambda: _count(chdb_store, "SELECT count() FROM job_summaries FINAL"), timeout_s=60
+        )
+        # The same job redelivered after its endpoint was torn down, and a job that failed.
+        await producer.send(topics.results, stale, key="ck")
+        await producer.send(topics.results, failed_only, key="ck")
+
+        async def both() -> bool:
+            return await _count(chdb_store, "SELECT count() FROM job_summaries FINAL") == 2
+
+        await poll_until_async(both, timeout_s=60, interval_s=0.2)
+        rows = await asyncio.to_thread(
+            chdb_store.query, "SELECT job_id, failed FROM job_summaries FINAL ORDER BY job_id"
+        )
+        assert rows == [{"job_id": "jamp", "failed": 1}, {"job_id": "jnli", "failed": 0}]
+        assert await _count(chdb_store, "SELECT count() FROM sample_results FINAL") == 3
+    finally:
+        context.stopping.set()
+        await asyncio.wait_for(sink, 30)
+        await producer.stop()

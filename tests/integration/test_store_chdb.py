@@ -93,3 +93,11 @@ def test_bad_sql_and_bad_rows_give_clear_errors(chdb_store: Store) -> None:
 def test_unsupported_store_url_is_rejected() -> None:
     with pytest.raises(StoreError, match="unsupported store URL"):
         open_store("postgres://db")
+
+
+def test_array_parameters_reach_chdb_as_literals(chdb_store: Store) -> None:
+    rows = chdb_store.query(
+        "SELECT {ids:Array(String)} AS ids, has({ids:Array(String)}, 'a''b') AS quoted",
+        {"ids": ["a'b", "c\\d", "e"]},
+    )
+    assert rows == [{"ids": ["a'b", "c\\d", "e"], "quoted": 1}]

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "kiseki.cli.trajectory_cmd",
     "kiseki.cli.sql_cmd",
     "kiseki.cli.baselines_cmd",
+    "kiseki.cli.dlq_cmd",
 )
 
 

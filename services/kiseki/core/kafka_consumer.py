@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Generic
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from kiseki.core.kafka import Delivery, M, ProtoProducer, TransientError, decode
@@ -29,7 +30,9 @@ class ProtoConsumer(Generic[M]):
     """A consumer-group member for one topic and message type, committing manually.
 
     Records that do not decode, fail `validate`, or make the handler raise anything but
-    TransientError go to the dead-letter topic with the error, and consumption goes on.
+    TransientError go to the dead-letter topic with the error, and consumption goes on. A
+    KafkaError from the handler (publishing its output while the broker is away) is the
+    broker's fault, not the record's: it counts as a TransientError and the record is retried.
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class ProtoConsumer(Generic[M]):
         group counts this member as stuck and gives its partitions to another."""
         self.topic, self.group_id, self._type = topic, group_id, message_type
         self._dead_letters, self._dlq_topic = dead_letters, config.topics.dlq
+        self._max_bytes = config.max_message_bytes
         self._validate = validate
         self._consumer = AIOKafkaConsumer(
             topic,
@@ -135,6 +139,8 @@ class ProtoConsumer(Generic[M]):
             return
         except TransientError:
             raise
+        except KafkaError as error:
+            raise TransientError(f"broker unavailable: {error}") from error
         except Exception:
             log.exception("batch handler failed; retrying records one by one")
         for record, delivery in pending:
@@ -147,6 +153,12 @@ class ProtoConsumer(Generic[M]):
 
     def _decode_valid(self, record: ConsumerRecord[bytes, bytes]) -> Delivery[M]:
         MESSAGES_CONSUMED.labels(topic=record.topic).inc()
+        size = len(record.value or b"")
+        if size > self._max_bytes:
+            # A broker lets one record past the fetch limit; nothing bigger is ever produced.
+            raise ValueError(
+                f"record of {size} bytes exceeds KISEKI_KAFKA_MAX_MESSAGE_BYTES={self._max_bytes}"
+            )
         delivery = decode(record, self._type)
         if self._validate is not None:
             self._validate(delivery.message)
@@ -162,6 +174,8 @@ class ProtoConsumer(Generic[M]):
             await handler(delivery)
         except TransientError:
             raise
+        except KafkaError as error:
+            raise TransientError(f"broker unavailable: {error}") from error
         except Exception as error:
             log.exception("handler failed; dead-lettering", extra={"offset": record.offset})
             await self._dead_letter(record, f"{type(error).__name__}: {error}")
@@ -169,12 +183,18 @@ class ProtoConsumer(Generic[M]):
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str) -> None:
         failed_at = Timestamp()
         failed_at.GetCurrentTime()
+        value = record.value or b""
+        if len(value) > self._max_bytes // 2:
+            # The envelope must fit under the same limit, or the poison record could never
+            # leave the topic.
+            error += f" (value cut to its first {self._max_bytes // 2} of {len(value)} bytes)"
+            value = value[: self._max_bytes // 2]
         envelope = events_pb2.DeadLetter(
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,
             key=record.key or b"",
-            value=record.value or b"",
+            value=value,
             headers={name: value.decode(errors="replace") for name, value in record.headers},
             error=error,
             consumer_group=self.group_id,

@@ -10,11 +10,13 @@ as llm-jp-eval takes them (N = 4 unless the dataset's `num_few_shots` says other
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 SPLITS = ("train", "dev", "test")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 DEFAULT_NUM_FEW_SHOTS = 4
 
 
@@ -110,6 +112,9 @@ def read_dataset_file(path: Path) -> Dataset:
 def load_dataset(root: Path, name: str, split: str = "test") -> Dataset:
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; expected one of {SPLITS}")
+    if not _PLAIN_NAME.fullmatch(name):
+        # The name comes from a job message: it names a file under the root, never a path.
+        raise DatasetError(f"dataset name {name!r} is not a plain name (letters, digits, _.-)")
     return read_dataset_file(root / split / f"{name}.json")
 
 

@@ -7,14 +7,20 @@ from collections import Counter
 
 import grpc
 
+from kiseki.core.config import load_config
+from kiseki.core.grpc_auth import GrpcAuthConfig
 from kiseki.v1 import control_pb2 as ctl
 from kiseki.v1 import control_pb2_grpc
 from kiseki.v1 import events_pb2 as ev
 
 
-async def checkpoint_states(control_address: str, run_id: str) -> dict[str, int]:
-    """Checkpoints of `run_id` per lifecycle state; empty while the orchestrator is not up."""
-    async with grpc.aio.insecure_channel(control_address) as channel:
+async def checkpoint_states(
+    control_address: str, run_id: str, auth: GrpcAuthConfig | None = None
+) -> dict[str, int]:
+    """Checkpoints of `run_id` per lifecycle state; empty while the orchestrator is not up.
+    TLS and the token come from the same settings as the orchestrator's (KISEKI_CONTROL_*)."""
+    auth = auth or load_config(GrpcAuthConfig)
+    async with auth.channel(control_address) as channel:
         stub = control_pb2_grpc.ControlStub(channel)
         try:
             reply = await stub.ListCheckpoints(ctl.ListCheckpointsRequest(run_id=run_id), timeout=5)

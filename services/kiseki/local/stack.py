@@ -46,6 +46,11 @@ class StackSettings:
     topic_prefix: str = "kiseki"
     control_port: int = field(default_factory=free_port)
     query_port: int = field(default_factory=free_port)
+    # A broker the caller runs (the chaos test restarts its own); else KISEKI_KAFKA_BOOTSTRAP
+    # or a Tansu started here.
+    bootstrap: str = ""
+    # Settings passed to every service on top of the stack's own (tuning, credentials).
+    environment: dict[str, str] = field(default_factory=dict)
 
 
 class LocalStack:
@@ -115,11 +120,13 @@ class LocalStack:
             "KISEKI_DATASETS_DIR": str(settings.datasets_dir),
             "KISEKI_WATCH_RUNS_FILE": str(runs_file),
             "KISEKI_QUERY_PORT": str(settings.query_port),
+            "KISEKI_CHECKPOINT_ROOTS": ",".join(str(r.root) for r in settings.runs),
+            **settings.environment,
         }
 
     def start(self) -> None:
         self.settings.workdir.mkdir(parents=True, exist_ok=True)
-        bootstrap = os.environ.get("KISEKI_KAFKA_BOOTSTRAP", "")
+        bootstrap = self.settings.bootstrap or os.environ.get("KISEKI_KAFKA_BOOTSTRAP", "")
         if not bootstrap:
             self.broker = start_tansu(self.settings.workdir)
             bootstrap = self.broker.bootstrap_servers

@@ -2,7 +2,9 @@
 
 Each service is a real process (`python -m kiseki.<service>`), exactly as in a pod; the
 supervisor only starts, watches and stops them. A crash-looping service is restarted with a
-growing delay, so a poison input can never spin the machine.
+growing delay, so a poison input can never spin the machine; one that had run longer than the
+longest delay was not looping, and starts again from the shortest delay (as Kubernetes resets
+a container's back-off after it ran well).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ class _Running:
     process: ManagedProcess
     restarts: int = 0
     next_start: float = 0.0
+    started_at: float = field(default_factory=time.monotonic)
+    crashes_in_a_row: int = 0
 
 
 class Supervisor:
@@ -62,7 +66,9 @@ class Supervisor:
             if running.process.alive():
                 continue
             if running.next_start == 0.0:
-                delay = min(self.max_delay_s, 0.5 * 2**running.restarts)
+                if now - running.started_at > self.max_delay_s:
+                    running.crashes_in_a_row = 0
+                delay = min(self.max_delay_s, 0.5 * 2**running.crashes_in_a_row)
                 running.next_start = now + delay
                 log.warning(
                     "service exited; restarting",
@@ -72,7 +78,8 @@ class Supervisor:
                 running.process.stop(grace_s=0)
                 running.process = self._launch(running.spec)
                 running.restarts += 1
-                running.next_start = 0.0
+                running.crashes_in_a_row += 1
+                running.next_start, running.started_at = 0.0, time.monotonic()
                 restarted.append(name)
         return restarted
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from kiseki.core.config import ConfigError, load_config
+from kiseki.core.grpc_auth import GrpcAuthConfig
 from kiseki.core.grpc_server import GrpcServer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceConfig, ServiceContext, run_service
@@ -14,6 +15,7 @@ from kiseki.orchestrator.control import ControlService
 from kiseki.orchestrator.deployer import Deployer, LocalTritonDeployer
 from kiseki.orchestrator.loop import Orchestrator
 from kiseki.orchestrator.policy import load_policies
+from kiseki.orchestrator.roots import CheckpointRoots
 from kiseki.serving.endpoints import LocalEndpointManager
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import control_pb2_grpc
@@ -46,15 +48,18 @@ def main() -> None:
     config = load_config(OrchestratorConfig)
     policies = load_policies(config.policy_file)
     deployer = make_deployer(config)
+    auth, roots = load_config(GrpcAuthConfig), load_config(CheckpointRoots)
 
     async def serve(context: ServiceContext) -> None:
-        orchestrator = Orchestrator(kafka, config, policies, deployer)
+        orchestrator = Orchestrator(kafka, config, policies, deployer, roots)
         control = ControlService(orchestrator)
         server = GrpcServer(
             [lambda s: control_pb2_grpc.add_ControlServicer_to_server(control, s)],
             ["kiseki.v1.Control"],
             host=config.control_host,
             port=config.control_port,
+            credentials=auth.server_credentials(),
+            interceptors=auth.interceptors(),
         )
         await server.start()
         try:

@@ -17,6 +17,7 @@ from kiseki.orchestrator.config import OrchestratorConfig
 from kiseki.orchestrator.deployer import Deployer, DeployError
 from kiseki.orchestrator.planner import plan_jobs
 from kiseki.orchestrator.policy import PolicyBook
+from kiseki.orchestrator.roots import CheckpointRoots
 from kiseki.orchestrator.state import CheckpointView, Fleet
 from kiseki.v1 import events_pb2 as ev
 
@@ -30,8 +31,10 @@ class Orchestrator:
         config: OrchestratorConfig,
         policies: PolicyBook,
         deployer: Deployer,
+        roots: CheckpointRoots | None = None,
     ) -> None:
         self.kafka, self.config, self.policies, self.deployer = kafka, config, policies, deployer
+        self.roots = roots or CheckpointRoots()
         self.topics = kafka.topics
         self.fleet = Fleet()
         self.listeners: set[asyncio.Queue[ev.CheckpointStatus]] = set()
@@ -90,6 +93,10 @@ class Orchestrator:
         policy = self.policies.for_run(view.checkpoint.run_id)
         if policy is None:
             return
+        refusal = self.roots.refusal(view.checkpoint.uri)
+        if refusal:
+            await self.publish_status(view, ev.CHECKPOINT_STATE_FAILED, refusal)
+            return
         await self.publish_status(view, ev.CHECKPOINT_STATE_DEPLOYING)
         try:
             endpoint = await self.deployer.deploy(view.checkpoint)
@@ -129,7 +136,7 @@ class Orchestrator:
             exc_info=task.exception(),
             extra={"checkpoint_id": view.checkpoint.checkpoint_id},
         )
-        if view.state == ev.CHECKPOINT_STATE_DEPLOYING:
+        if view.state in (ev.CHECKPOINT_STATE_DEPLOYING, ev.CHECKPOINT_STATE_READY):
             view.state = ev.CHECKPOINT_STATE_DISCOVERED
 
     def _schedule(self) -> None:

@@ -53,7 +53,10 @@ class Fleet:
         if view is None:
             return
         if summary.failed:
-            view.failures[summary.job_id] = summary.error or "job failed"
+            # A redelivered job that failed (its endpoint already torn down, say) does not
+            # undo the success it had before.
+            if summary.job_id not in view.done:
+                view.failures[summary.job_id] = summary.error or "job failed"
         else:
             view.done.add(summary.job_id)
             view.failures.pop(summary.job_id, None)

@@ -13,15 +13,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from aiokafka.errors import KafkaError
 from tritonclient.utils import InferenceServerException
 
-from kiseki.core.kafka import Delivery, ProtoProducer
+from kiseki.core.kafka import Delivery, ProtoProducer, TransientError
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.core.service import ServiceContext
 from kiseki.runner.chunks import split_results
 from kiseki.runner.config import RunnerConfig
 from kiseki.runner.evaluate import Emit
+from kiseki.runner.finished import FinishedCheckpoints
 from kiseki.runner.summaries import job_summary
 from kiseki.serving.client import ScoringClient
 from kiseki.v1 import events_pb2 as ev
@@ -50,6 +52,7 @@ class TaskRunner:
     def __init__(self, kafka: KafkaConfig, config: RunnerConfig, score: JobScorer) -> None:
         self.kafka, self.config, self.score = kafka, config, score
         self._producer = ProtoProducer(kafka, "kiseki-runner")
+        self.finished = FinishedCheckpoints(kafka)
 
     async def _publish(self, job: ev.EvaluationJob, results: ev.JobResults) -> None:
         for message in split_results(results, self.kafka.max_message_bytes):
@@ -68,7 +71,7 @@ class TaskRunner:
         results = await self.score(job, client, emit)
         return ev.JobResults(samples=results.samples[published:], summary=results.summary)
 
-    async def _attempts(self, job: ev.EvaluationJob) -> ev.JobResults:
+    async def _attempts(self, job: ev.EvaluationJob) -> ev.JobResults | None:
         started, backoff, reason = time.monotonic(), self.config.first_backoff_s, ""
         for attempt in range(1, self.config.max_attempts + 1):
             client = ScoringClient(
@@ -90,6 +93,8 @@ class TaskRunner:
                 )
             finally:
                 await client.close()
+            if await self.finished.finished(job.checkpoint_id):
+                return None  # finished meanwhile: this copy of the job is stale
             if attempt < self.config.max_attempts:
                 await asyncio.sleep(backoff)
                 backoff *= 2
@@ -99,20 +104,28 @@ class TaskRunner:
 
     async def handle(self, delivery: Delivery[ev.EvaluationJob]) -> None:
         job = delivery.message
-        log.info("job started", extra={"job_id": job.job_id, "checkpoint_id": job.checkpoint_id})
-        final = await self._attempts(job)
-        await self._publish(job, final)
+        results = None
+        if not await self.finished.finished(job.checkpoint_id):
+            log.info(
+                "job started", extra={"job_id": job.job_id, "checkpoint_id": job.checkpoint_id}
+            )
+            results = await self._attempts(job)
+        if results is None:
+            log.info("skipped a job of a finished checkpoint", extra={"job_id": job.job_id})
+            return
+        await self._publish(job, results)
         log.info(
             "job done",
             extra={
                 "job_id": job.job_id,
-                "samples": final.summary.num_samples,
-                "failed": final.summary.failed,
+                "samples": results.summary.num_samples,
+                "failed": results.summary.failed,
             },
         )
 
     async def run(self, context: ServiceContext) -> None:
         await self._producer.start()
+        await self.finished.start()
         consumer = ProtoConsumer(
             self.kafka,
             self.kafka.topics.jobs,
@@ -126,7 +139,12 @@ class TaskRunner:
         context.health.set_ready(True)
         try:
             while not context.stopping.is_set():
-                await consumer.poll(self.handle, timeout_ms=500, max_records=1)
+                try:
+                    await consumer.poll(self.handle, timeout_ms=500, max_records=1)
+                except (TransientError, KafkaError) as error:  # the job is retried
+                    log.warning("broker unavailable; retrying", extra={"error": str(error)})
+                    await asyncio.sleep(1.0)
         finally:
             await consumer.stop()
+            await self.finished.stop()
             await self._producer.stop()

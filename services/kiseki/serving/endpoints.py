@@ -3,8 +3,8 @@
 Each checkpoint is loaded as its own model (explicit model-control mode) and reported ready
 only when Triton says so; unloading waits until Triton has really let go (its unload call
 returns early). Loads and unloads of one model name are serialised, so a checkpoint is never
-loaded twice at once. If the server dies, the next call restarts it on the same port and
-reloads what was loaded.
+loaded twice at once. If the server dies, a watchdog restarts it on the same port at once and
+reloads what was loaded (runners are waiting on those models), as the next call would.
 """
 
 from __future__ import annotations
@@ -35,6 +35,17 @@ class EndpointLoadError(RuntimeError):
     """Triton refused to load a checkpoint; the message carries Triton's reason."""
 
 
+class ServerUnavailable(RuntimeError):
+    """tritonserver is stopping or gone: the same call succeeds once it is back."""
+
+
+async def _server_ready(client: triton_aio.InferenceServerClient) -> bool:
+    try:
+        return bool(await client.is_server_ready())
+    except InferenceServerException:
+        return False
+
+
 @dataclass(frozen=True)
 class Endpoint:
     address: str
@@ -61,6 +72,8 @@ class LocalEndpointManager:
         self._locks: dict[str, asyncio.Lock] = {}
         self._server_lock = asyncio.Lock()
         self._state_file = workdir / "tritonserver.json"
+        self._watchdog: asyncio.Task[None] | None = None
+        self.watch_interval_s = 1.0
 
     @property
     def loaded(self) -> dict[str, Path]:
@@ -68,8 +81,25 @@ class LocalEndpointManager:
 
     async def start(self) -> None:
         await self._ensure_server()
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.watch_interval_s)
+            if self._server is None or self._server.process.alive():
+                continue
+            try:
+                await self._ensure_server()
+            except Exception:  # the next round, or the next call, tries again
+                log.exception("restarting tritonserver failed")
 
     async def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
         if self._server is not None:
             await asyncio.to_thread(self._server.stop)
             self._server = None
@@ -120,37 +150,75 @@ class LocalEndpointManager:
             try:
                 await client.load_model(name)
             except InferenceServerException as error:
+                if not await _server_ready(client):  # not the checkpoint's fault
+                    raise ServerUnavailable(f"loading {name}: {error.message()}") from None
                 raise EndpointLoadError(f"cannot load {name}: {error.message()}") from None
 
             async def ready() -> bool:
-                return bool(await client.is_model_ready(name))
+                try:
+                    return bool(await client.is_model_ready(name))
+                except InferenceServerException as error:
+                    raise ServerUnavailable(f"waiting for {name}: {error.message()}") from None
 
             await _wait_for(ready, self.ready_timeout_s, f"model {name} ready")
+
+    async def _while_server_down(
+        self, what: str, attempt: Callable[[LocalTriton], Awaitable[None]]
+    ) -> LocalTriton:
+        """Run `attempt` against the server, again after it is back if it was stopping or
+        died meanwhile (the watchdog restarts it); TimeoutError after `ready_timeout_s`."""
+        deadline = time.monotonic() + self.ready_timeout_s
+        while True:
+            server = await self._ensure_server()
+            try:
+                await attempt(server)
+                return server
+            except ServerUnavailable as error:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{what}: tritonserver unavailable: {error}") from None
+                log.warning("tritonserver unavailable; retrying", extra={"error": str(error)})
+                await asyncio.sleep(1.0)
 
     async def load(self, name: str, checkpoint: Path) -> Endpoint:
         """Serve `checkpoint` as model `name`; return when Triton reports it ready."""
         async with self._locks.setdefault(name, asyncio.Lock()):
-            server = await self._ensure_server()
-            if self._loaded.get(name) != checkpoint:
+            if self._loaded.get(name) == checkpoint:
+                server = await self._ensure_server()
+                return Endpoint(server.grpc_address, name)
+
+            async def attempt(server: LocalTriton) -> None:
                 write_model(self.repository, name, checkpoint, self.options)
-                try:
-                    await self._load_into(server, name)
-                except (EndpointLoadError, TimeoutError):
-                    shutil.rmtree(self.repository / name, ignore_errors=True)
-                    raise
-                self._loaded[name] = checkpoint
+                await self._load_into(server, name)
+
+            try:
+                server = await self._while_server_down(f"loading {name}", attempt)
+            except (EndpointLoadError, TimeoutError):
+                shutil.rmtree(self.repository / name, ignore_errors=True)
+                raise
+            self._loaded[name] = checkpoint
             return Endpoint(server.grpc_address, name)
 
     async def unload(self, name: str) -> None:
         """Unload `name` and wait until Triton no longer serves it."""
-        async with self._locks.setdefault(name, asyncio.Lock()):
-            server = await self._ensure_server()
+
+        async def attempt(server: LocalTriton) -> None:
             async with self._client(server) as client:
-                await client.unload_model(name)
+                try:
+                    await client.unload_model(name)
+                except InferenceServerException as error:
+                    if not await _server_ready(client):
+                        raise ServerUnavailable(f"unloading {name}: {error.message()}") from None
+                    raise
 
                 async def gone() -> bool:
-                    return not await client.is_model_ready(name)
+                    try:
+                        return not await client.is_model_ready(name)
+                    except InferenceServerException as error:
+                        raise ServerUnavailable(f"unloading {name}: {error.message()}") from None
 
                 await _wait_for(gone, self.ready_timeout_s, f"model {name} unloaded")
+
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            await self._while_server_down(f"unloading {name}", attempt)
             self._loaded.pop(name, None)
             shutil.rmtree(self.repository / name, ignore_errors=True)

@@ -42,9 +42,32 @@ class StoreWriter:
         except StoreUnavailable as error:
             raise TransientError(str(error)) from error
 
+    def _succeeded(self, job_ids: list[str]) -> set[str]:
+        rows = self.store.query(
+            "SELECT DISTINCT job_id FROM job_summaries WHERE failed = 0"
+            " AND job_id IN {ids:Array(String)}",
+            {"ids": job_ids},
+        )
+        return {row["job_id"] for row in rows}
+
+    async def _without_stale_failures(self, summaries: list[Row]) -> list[Row]:
+        """A redelivered job that failed (its endpoint already torn down, say) must not
+        replace the success the same job had: the summary table keeps the latest row."""
+        failed = [str(r["job_id"]) for r in summaries if r["failed"]]
+        if not failed:
+            return summaries
+        try:
+            succeeded = await asyncio.to_thread(self._succeeded, failed)
+        except StoreUnavailable as error:
+            raise TransientError(str(error)) from error
+        succeeded |= {str(r["job_id"]) for r in summaries if not r["failed"]}
+        return [r for r in summaries if not (r["failed"] and r["job_id"] in succeeded)]
+
     async def write_results(self, batch: list[Delivery[ev.JobResults]]) -> None:
         samples = [sample_row(s) for d in batch for s in d.message.samples]
-        summaries = [summary_row(d.message.summary) for d in batch if d.message.summary.job_id]
+        summaries = await self._without_stale_failures(
+            [summary_row(d.message.summary) for d in batch if d.message.summary.job_id]
+        )
         jobs = [_results_identity(d) for d in batch]
         await self._insert("sample_results", samples, dedup_token("samples", jobs))
         await self._insert("job_summaries", summaries, dedup_token("summaries", jobs))

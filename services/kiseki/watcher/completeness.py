@@ -110,6 +110,13 @@ def require_files(directory: Path, *names: str) -> None:
         regular_size(directory / name)
 
 
+def _resolves_under(link: Path, root: Path) -> bool:
+    try:
+        return link.resolve(strict=False).is_relative_to(root)
+    except (RuntimeError, OSError):  # a loop resolves nowhere: not under the root
+        return False
+
+
 def fingerprint(directory: Path, root: Path) -> tuple[Fingerprint, int]:
     """Every file below `directory` (path, size, mtime) and their total size. Links are
     followed only to check them: one that leaves `root` (resolved) makes it Incomplete."""
@@ -119,7 +126,7 @@ def fingerprint(directory: Path, root: Path) -> tuple[Fingerprint, int]:
         with os.scandir(pending.pop()) as listing:
             for entry in listing:
                 path = Path(entry.path)
-                if entry.is_symlink() and not path.resolve().is_relative_to(root):
+                if entry.is_symlink() and not _resolves_under(path, root):
                     raise Incomplete(f"{path.relative_to(directory)} links outside the run root")
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(path)

@@ -21,6 +21,20 @@ _SESSION_SETTINGS = (
 )
 
 
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return str(value)
+
+
+def _parameter(value: Any) -> Any:
+    """chDB takes an Array parameter as its ClickHouse literal text, as clickhouse-connect
+    writes it for a server; scalars go as they are."""
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_literal(item) for item in value) + "]"
+    return value
+
+
 # chDB's annotations differ between its builds; one typed seam keeps mypy stable.
 _connect: Callable[[str], Any] = chdb.connect
 
@@ -41,7 +55,8 @@ class EmbeddedStore:
     def _run(self, kind: str, sql: str, fmt: str, params: Mapping[str, Any] | None) -> str:
         with self._lock, STORE_QUERY_SECONDS.labels(kind=kind).time():
             try:
-                return str(self._conn.query(sql, fmt, params=dict(params or {})))
+                parameters = {name: _parameter(v) for name, v in (params or {}).items()}
+                return str(self._conn.query(sql, fmt, params=parameters))
             except Exception as error:
                 raise StoreError(str(error).strip()) from None
 

@@ -1,0 +1,46 @@
+"""Checkpoints already DONE or FAILED, followed on the status topic.
+
+A job of a finished checkpoint is stale: a redelivery after its results were published, or a
+copy the orchestrator published again when it restarted. Its endpoint is torn down, so
+scoring it would only wait out the retries; the runner skips it instead. A backfill publishes
+a newer DISCOVERED status, which makes the checkpoint unfinished again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from kiseki.core.kafka import Delivery, ensure_topics
+from kiseki.core.kafka_config import KafkaConfig
+from kiseki.core.kafka_tail import TopicTail
+from kiseki.v1 import events_pb2 as ev
+
+FINAL = {ev.CHECKPOINT_STATE_DONE, ev.CHECKPOINT_STATE_FAILED}
+STATUS_PARTITIONS = 3  # as the watcher and orchestrator create it
+
+
+class FinishedCheckpoints:
+    def __init__(self, kafka: KafkaConfig) -> None:
+        self.kafka = kafka
+        self._tail = TopicTail(kafka, kafka.topics.status, ev.CheckpointStatus)
+        self._latest: dict[str, tuple[int, int]] = {}  # checkpoint id → (changed_at ns, state)
+
+    async def start(self) -> None:
+        await ensure_topics(self.kafka, {self.kafka.topics.status: STATUS_PARTITIONS})
+        await self._tail.start()
+        self._apply(await self._tail.read_to_end())
+
+    async def stop(self) -> None:
+        await self._tail.stop()
+
+    def _apply(self, deliveries: Iterable[Delivery[ev.CheckpointStatus]]) -> None:
+        for delivery in deliveries:
+            status = delivery.message
+            changed_at = status.changed_at.ToNanoseconds()
+            if changed_at >= self._latest.get(status.checkpoint_id, (-1, 0))[0]:
+                self._latest[status.checkpoint_id] = (changed_at, status.state)
+
+    async def finished(self, checkpoint_id: str) -> bool:
+        """Whether the checkpoint's latest status, as of now, is DONE or FAILED."""
+        self._apply(await self._tail.read(timeout_ms=0))
+        return self._latest.get(checkpoint_id, (0, 0))[1] in FINAL

@@ -1,0 +1,254 @@
+"""The chaos run: the local stack evaluates many checkpoints while services are killed.
+
+Checkpoints are cheap copies (hard links) of a few real tiny-GPT checkpoints under many step
+directories, each moved into the run root whole; the dataset is tiny, so the run exercises
+the kill and recovery machinery rather than the model. A victim is chosen at random among
+every service, tritonserver and the broker (Apache Kafka: its log is on disk, so a killed
+broker comes back with its records, as a replicated cluster would) and sent SIGKILL or
+SIGTERM. The supervisor restarts services; the run restarts the broker it owns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiseki.local.brokers import LocalBroker, start_apache_kafka
+from kiseki.local.stack import LocalStack, StackSettings, WatchedDir
+
+RUN = "chaos"
+DATASET = "chaos_nli"
+SAMPLES = 4
+MODES = ("generate", "loglikelihood")
+SERVICES = ("watcher", "orchestrator", "runner-0", "runner-1", "sink")
+VICTIMS = (*SERVICES, "tritonserver", "broker")
+
+
+@dataclass(frozen=True)
+class ChaosForm:
+    name: str
+    checkpoints: int
+    min_kills: int
+    write_interval_s: float
+    kill_interval_s: tuple[float, float]
+    timeout_s: float
+
+
+SHORT = ChaosForm("short", 8, 7, 1.0, (4.0, 8.0), 240.0)
+LONG = ChaosForm("long", 200, 50, 2.0, (8.0, 20.0), 3300.0)
+
+
+def write_dataset(root: Path) -> Path:
+    """One two-label dataset, so both scoring modes apply: SAMPLES rows per mode."""
+    pairs = [
+        ("前提：赤い魚。\n仮説：魚は赤い。", "entailment"),
+        ("前提：青い空。\n仮説：空は赤い。", "contradiction"),
+    ]
+    samples = [{"input": pairs[i % 2][0], "output": pairs[i % 2][1]} for i in range(SAMPLES)]
+    document = {
+        "instruction": "entailment、contradictionの中から回答してください。",
+        "output_length": 2,
+        "metrics": ["exact_match"],
+        "label_list": ["entailment", "contradiction"],
+        "few_shots": [],
+        "samples": samples,
+    }
+    for split in ("train", "test"):
+        (root / split).mkdir(parents=True, exist_ok=True)
+        (root / split / f"{DATASET}.json").write_text(json.dumps(document, ensure_ascii=False))
+    return root
+
+
+def place_checkpoint(source: Path, staging: Path, run_root: Path, step: int) -> None:
+    """Hard-link `source`'s files into checkpoint-<step>, own trainer_state, moved in whole."""
+    directory = staging / f"checkpoint-{step}"
+    directory.mkdir(parents=True)
+    for item in source.iterdir():
+        if item.is_file() and item.name != "trainer_state.json":
+            os.link(item, directory / item.name)
+    state = {"global_step": step, "num_input_tokens_seen": step * 1000}
+    (directory / "trainer_state.json").write_text(json.dumps(state))
+    directory.rename(run_root / directory.name)
+
+
+@dataclass
+class Kill:
+    at_s: float
+    victim: str
+    signal: str
+
+
+@dataclass
+class ChaosRun:
+    form: ChaosForm
+    workdir: Path
+    sources: list[Path]
+    seed: int = int(os.environ.get("KISEKI_CHAOS_SEED", "0"))
+    kills: list[Kill] = field(default_factory=list)
+    broker: LocalBroker | None = None
+    stack: LocalStack | None = None
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.run_root = self.workdir / "run"
+        self.started = time.monotonic()
+        self._written = threading.Event()
+
+    @property
+    def port(self) -> int:
+        assert self.broker is not None
+        return int(self.broker.bootstrap_servers.rsplit(":", 1)[1])
+
+    def start(self) -> LocalStack:
+        self.run_root.mkdir(parents=True, exist_ok=True)
+        self.broker = start_apache_kafka(self.workdir / "kafka")
+        settings = StackSettings(
+            workdir=self.workdir / "stack",
+            runs=[WatchedDir(RUN, self.run_root, 1000)],
+            policy={
+                "budget": {"max_endpoints": 2},
+                "runs": {
+                    "*": {
+                        "suites": [DATASET],
+                        "scoring_modes": list(MODES),
+                        "num_few_shots": 0,
+                        "shards": 2,
+                    }
+                },
+            },
+            datasets_dir=write_dataset(self.workdir / "datasets"),
+            runners=2,
+            bootstrap=self.broker.bootstrap_servers,
+            environment={
+                "KISEKI_WATCH_QUIET_PERIOD_S": "0.5",
+                "KISEKI_WATCH_POLL_INTERVAL_S": "0.5",
+                "KISEKI_KAFKA_SESSION_TIMEOUT_MS": "6000",
+                "KISEKI_STOP_GRACE_S": "8",
+                # Runners outwait a restart of tritonserver or of the orchestrator (which
+                # starts a new one and loads its models again): about two minutes on a busy
+                # 2-core machine. The default (six tries, about 16 s) suits a cluster, where
+                # endpoints do not die with the orchestrator.
+                "KISEKI_RUNNER_MAX_ATTEMPTS": "9",
+            },
+        )
+        self.stack = LocalStack(settings)
+        self.stack.start()
+        threading.Thread(target=self._write_checkpoints, daemon=True).start()
+        return self.stack
+
+    def _write_checkpoints(self) -> None:
+        staging = self.workdir / "staging"
+        for step in range(self.form.checkpoints):
+            place_checkpoint(self.sources[step % len(self.sources)], staging, self.run_root, step)
+            time.sleep(self.form.write_interval_s)  # the training's pace, not a wait
+        self._written.set()
+
+    @property
+    def all_written(self) -> bool:
+        return self._written.is_set()
+
+    def tritonserver_pid(self) -> int | None:
+        assert self.stack is not None
+        state = self.stack.settings.workdir / "orchestrator" / "tritonserver.json"
+        try:
+            pid = int(json.loads(state.read_text())["pid"])
+            alive = b"tritonserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError, KeyError):
+            return None
+        return pid if alive else None
+
+    def stray_tritonservers(self) -> list[int]:
+        """tritonserver processes serving from this run's directories."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"tritonserver" in cmdline and str(self.workdir).encode() in cmdline:
+                found.append(int(proc.name))
+        return found
+
+    def kill(self, victim: str, signum: int) -> bool:
+        """Send `signum` to `victim`; False when it was not running (nothing was killed)."""
+        assert self.stack is not None
+        assert self.stack.supervisor is not None
+        if victim == "broker":
+            self._restart_broker(signum)
+        elif victim == "tritonserver":
+            pid = self.tritonserver_pid()
+            if pid is None:
+                return False
+            os.killpg(pid, signum)  # the server and its Python-backend stubs, as a pod dies
+        else:
+            process = self.stack.supervisor.process(victim)
+            if not process.alive():
+                return False
+            process.signal(signum)
+        name = signal.Signals(signum).name
+        self.kills.append(Kill(round(time.monotonic() - self.started, 1), victim, name))
+        return True
+
+    def _restart_broker(self, signum: int) -> None:
+        assert self.broker is not None
+        port, process = self.port, self.broker.process
+        process.signal(signum)
+        deadline = time.monotonic() + 60
+        while process.alive() and time.monotonic() < deadline:
+            self.check()
+            time.sleep(0.2)
+        process.stop(grace_s=0)
+        self.broker = start_apache_kafka(self.workdir / "kafka", port=port)
+
+    def check(self) -> None:
+        assert self.stack is not None
+        self.stack.check()
+
+    def _rounds(self) -> Iterator[tuple[str, int]]:
+        """Every victim once per round in a random order, each with a random signal, about half
+        the round SIGKILL and half SIGTERM: a short run still hits everything both ways."""
+        while True:
+            victims = self.rng.sample(VICTIMS, len(VICTIMS))
+            signals = [signal.SIGKILL, signal.SIGTERM] * (len(VICTIMS) // 2 + 1)
+            yield from zip(victims, self.rng.sample(signals, len(VICTIMS)), strict=True)
+
+    def unleash(self, finished: Callable[[], bool]) -> None:
+        """Kill at random intervals until `min_kills` are done and every checkpoint is
+        written, keeping the supervisor's restarts going between kills."""
+        next_kill = time.monotonic() + self.rng.uniform(*self.form.kill_interval_s)
+        rounds = self._rounds()
+        victim, signum = next(rounds)
+        while len(self.kills) < self.form.min_kills or not self.all_written:
+            if finished() and self.all_written:
+                break
+            self.check()
+            if time.monotonic() >= next_kill and self.kill(victim, signum):
+                next_kill = time.monotonic() + self.rng.uniform(*self.form.kill_interval_s)
+                victim, signum = next(rounds)
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.stack is not None:
+            self.stack.stop()
+        if self.broker is not None:
+            self.broker.stop()
+
+
+def copy_sources(checkpoints: dict[int, Path], into: Path) -> list[Path]:
+    """Private copies of the session's checkpoints (the run hard-links their files)."""
+    copies = []
+    for step, path in sorted(checkpoints.items()):
+        target = into / f"source-{step}"
+        shutil.copytree(path, target)
+        copies.append(target)
+    return copies

@@ -1,0 +1,56 @@
+"""A checkpoint step that crashed half-way (the broker went away while its jobs were being
+published) is started again, rather than left in a state nothing moves on from."""
+
+import asyncio
+
+import pytest
+
+from kiseki.core.kafka_config import KafkaConfig
+from kiseki.orchestrator.config import OrchestratorConfig
+from kiseki.orchestrator.loop import Orchestrator
+from kiseki.orchestrator.policy import PolicyBook, RunPolicy
+from kiseki.v1 import events_pb2 as ev
+
+
+class NoDeployer:
+    async def start(self) -> None: ...
+
+    async def deploy(self, checkpoint: ev.CheckpointDiscovered) -> object:
+        raise AssertionError("not called")
+
+    async def teardown(self, checkpoint_id: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+@pytest.mark.parametrize(
+    ("crashed_in", "expected"),
+    [
+        (ev.CHECKPOINT_STATE_DEPLOYING, ev.CHECKPOINT_STATE_DISCOVERED),
+        (ev.CHECKPOINT_STATE_READY, ev.CHECKPOINT_STATE_DISCOVERED),
+        # _schedule retries the teardown of an EVALUATING checkpoint by itself.
+        (ev.CHECKPOINT_STATE_EVALUATING, ev.CHECKPOINT_STATE_EVALUATING),
+    ],
+)
+async def test_a_crashed_step_is_tried_again(crashed_in: int, expected: int) -> None:
+    policies = PolicyBook({}, max_endpoints=1, defaults=RunPolicy(suites=("x",)))
+    orchestrator = Orchestrator(
+        KafkaConfig(bootstrap_servers="127.0.0.1:1"),
+        OrchestratorConfig(policy_file="unused.json"),  # type: ignore[arg-type]
+        policies,
+        NoDeployer(),  # type: ignore[arg-type]
+    )
+    view = orchestrator.fleet.add_checkpoint(ev.CheckpointDiscovered(checkpoint_id="c", run_id="r"))
+
+    async def publish_jobs() -> None:
+        view.state = crashed_in
+        raise ConnectionError("broker went away")
+
+    orchestrator._spawn(view, publish_jobs())
+    await asyncio.sleep(0)  # let the step run and fail
+    await asyncio.sleep(0)
+    assert view.state == expected
+    assert "c" not in orchestrator._busy
+    assert [v.checkpoint.checkpoint_id for v in orchestrator.fleet.candidates(policies)] == (
+        ["c"] if expected == ev.CHECKPOINT_STATE_DISCOVERED else []
+    )
