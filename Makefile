@@ -1,14 +1,19 @@
-# The README's two commands are `make demo` and `make test`; both run `make setup` first.
+# The README's two commands are `make demo` and `make test`; both run `make setup` first
+# (`make test` also builds the Kubernetes tools its tests start).
 SHELL := /bin/bash
 PY := .venv/bin/python
 export PYTHONPATH := $(CURDIR)/services:$(CURDIR)/tools
 PROTOS := $(wildcard protos/kiseki/v1/*.proto)
 GENERATED := services/kiseki/v1
 
-.PHONY: setup protos protos-check k8s-base lint typecheck test test-unit test-integration chaos demo bench clean
+.PHONY: setup setup-kube protos protos-check k8s-base lint typecheck test test-unit test-integration chaos demo bench clean
 
 setup:
 	@bash tools/setup.sh
+
+# Everything setup installs plus the tests' Kubernetes control plane and helm (Go builds).
+setup-kube:
+	@bash tools/setup.sh --kube
 
 protos: setup
 	@$(PY) tools/gen_protos.py $(GENERATED)
@@ -18,7 +23,7 @@ protos-check: setup
 	@$(PY) tools/gen_protos.py --check $(GENERATED)
 
 # k8s/base is the chart rendered with its default values; a test fails when it is stale.
-k8s-base: setup
+k8s-base: setup-kube
 	@$(PY) tools/k8s_base.py
 
 lint: setup
@@ -31,14 +36,14 @@ typecheck: setup
 	@.venv/bin/mypy
 
 # pytest exits 5 when it collected nothing: that stays a failure, with a word on why.
-test: setup protos-check lint
+test: setup-kube protos-check lint
 	@$(PY) -m pytest tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$rc
 
 test-unit: setup
 	@$(PY) -m pytest -q tests/unit
 
-test-integration: setup
+test-integration: setup-kube
 	@$(PY) -m pytest -q tests/integration
 
 # The chaos test's long form (200 checkpoints, at least 50 kills; about 40 minutes on two

@@ -154,5 +154,9 @@ install_venv
 install_tansu
 install_triton
 install_kafka
-install_kube
-install_helm
+# The Kubernetes tools serve the tests only (`make test` passes --kube): `make demo` on a fresh
+# machine does not wait for their Go builds.
+if [ "${1:-}" = "--kube" ]; then
+  install_kube
+  install_helm
+fi

@@ -1,4 +1,4 @@
-"""helm and kubectl as built by `make setup`, and the chart's rendered objects."""
+"""helm and kubectl as built by `make setup-kube`, and the chart's rendered objects."""
 
 from __future__ import annotations
 

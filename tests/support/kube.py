@@ -1,4 +1,4 @@
-"""A real Kubernetes control plane for tests: etcd and kube-apiserver built by `make setup`.
+"""A real Kubernetes control plane for tests: etcd and kube-apiserver built by `make setup-kube`.
 
 The API server runs with RBAC authorization, client-certificate authentication (the admin is
 in `system:masters`) and service-account tokens signed by a key made here, so a test can act
