@@ -105,6 +105,8 @@ def main() -> int:
         trainer = threading.Thread(target=train, args=(demo_corpus(), config), daemon=True)
         trainer.start()
         asyncio.run(wait_until_evaluated(stack, len(steps), trainer))
+        print("the store, read live through the running sink's Query service (kiseki runs):")
+        kiseki(["runs", "--store", f"grpc://{stack.query_address}"])
     finally:
         stack.stop()
     print(f"all checkpoints evaluated in {time.monotonic() - started:.0f} s; reading the store")

@@ -34,6 +34,9 @@ def test_demo_evaluates_every_checkpoint_once(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"{CHECKPOINTS} done" in result.stdout
+    live = result.stdout.split("Query service (kiseki runs):\n", 1)[1].splitlines()
+    assert live[2].split()[0] == "tiny-gpt"
+    assert str(CHECKPOINTS) in live[2].split()
     assert "per-category trajectory (generate" in result.stdout
     assert "per-category trajectory (loglikelihood" in result.stdout
     assert "trajectory shapes" in result.stdout

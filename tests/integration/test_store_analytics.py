@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from kiseki.core.store import Store
+from kiseki.core.store import Store, apply_schema
 from kiseki.evaluation.registry import aggregate
 from kiseki.evaluation.trajectory import onset
 from kiseki.report import queries
@@ -132,3 +132,19 @@ def test_shards_are_weighted_and_failed_jobs_left_out(filled: Store) -> None:
     )
     [row] = queries.dataset_scores(filled, RUN, dataset="jcommonsenseqa")
     assert (row["score"], row["samples"]) == (0.75, 40)
+
+
+def test_wide_table_has_one_column_per_category_avg_last(filled: Store) -> None:
+    rows = queries.wide(queries.trajectory(filled, [RUN], window=1))
+    assert list(rows[0]) == ["run_id", "step", "tokens_seen", "NLI", "RC", "AVG"]
+    assert [r["step"] for r in rows] == STEPS
+    assert rows[-1]["NLI"] == 1.0
+
+
+def test_a_users_category_row_overrides_the_default_and_survives_restarts(filled: Store) -> None:
+    filled.insert_rows(
+        "categories", [{"category": "RC", "dataset": "jamp", "metric": "exact_match"}]
+    )
+    apply_schema(filled)  # a service restart writes the defaults again
+    rows = queries.category_scores(filled, RUN, category="RC", mode="generate")
+    assert [r["parts"] for r in rows] == [2] * len(STEPS)  # jsquad and jamp

@@ -124,11 +124,13 @@ def wide(rows: Rows) -> Rows:
     lines: dict[tuple[str, int], dict[str, Any]] = {}
     for row in rows:
         key = (row["run_id"], row["step"])
-        line = lines.setdefault(
-            key, {"run_id": row["run_id"], "step": row["step"], "tokens_seen": row["tokens_seen"]}
-        )
+        line = lines.setdefault(key, {"tokens_seen": row["tokens_seen"]})
         line[row["category"]] = row["score_ma"]
-    return [{**line, **{c: line.get(c) for c in categories}} for _, line in sorted(lines.items())]
+    return [
+        {"run_id": run, "step": step, "tokens_seen": line["tokens_seen"]}
+        | {c: line.get(c) for c in categories}
+        for (run, step), line in sorted(lines.items())
+    ]
 
 
 @dataclass(frozen=True)

@@ -185,5 +185,18 @@ def apply_schema(store: Store) -> None:
     service start."""
     for statement in (*TABLES, *VIEWS, *ANALYTICS_VIEWS):
         store.command(statement)
-    defaults = [{**row, "updated_at": "1970-01-01 00:00:00"} for row in category_rows()]
-    store.insert_rows("categories", defaults, dedup_token="categories-defaults")
+    store.command(_default_categories())
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _default_categories() -> str:
+    """An INSERT of the evaluation core's map, dated 1970 so a user's own rows win. A
+    statement, not an insert of rows, so the schema is DDL-like (`command`) from end to end."""
+    values = ", ".join(
+        f"({_literal(r['category'])}, {_literal(r['dataset'])}, {_literal(r['metric'])}, 0)"
+        for r in category_rows()
+    )
+    return f"INSERT INTO categories (category, dataset, metric, updated_at) VALUES {values}"
