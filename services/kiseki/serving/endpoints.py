@@ -39,9 +39,11 @@ class ServerUnavailable(RuntimeError):
     """tritonserver is stopping or gone: the same call succeeds once it is back."""
 
 
-async def _server_ready(client: triton_aio.InferenceServerClient) -> bool:
+async def _server_live(client: triton_aio.InferenceServerClient) -> bool:
+    """Live, not ready: a model that failed to load makes a strict server not ready, while a
+    stopping server is not live."""
     try:
-        return bool(await client.is_server_ready())
+        return bool(await client.is_server_live())
     except InferenceServerException:
         return False
 
@@ -150,7 +152,7 @@ class LocalEndpointManager:
             try:
                 await client.load_model(name)
             except InferenceServerException as error:
-                if not await _server_ready(client):  # not the checkpoint's fault
+                if not await _server_live(client):  # not the checkpoint's fault
                     raise ServerUnavailable(f"loading {name}: {error.message()}") from None
                 raise EndpointLoadError(f"cannot load {name}: {error.message()}") from None
 
@@ -206,7 +208,7 @@ class LocalEndpointManager:
                 try:
                     await client.unload_model(name)
                 except InferenceServerException as error:
-                    if not await _server_ready(client):
+                    if not await _server_live(client):
                         raise ServerUnavailable(f"unloading {name}: {error.message()}") from None
                     raise
 
