@@ -46,7 +46,7 @@ test-unit: setup
 test-integration: setup-kube
 	@$(PY) -m pytest -q tests/integration
 
-# The chaos test's long form (200 checkpoints, at least 50 kills; about 40 minutes on two
+# The chaos test's long form (200 checkpoints, at least 50 kills; about half an hour on two
 # cores); `make test` runs its short form.
 chaos: setup
 	@KISEKI_CHAOS_FORM=long $(PY) -m pytest -s -q --timeout=3600 tests/chaos

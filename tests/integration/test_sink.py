@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
 
 from kiseki.core.health import Health
@@ -144,6 +145,56 @@ async def test_a_failed_redelivery_keeps_the_jobs_success(
         )
         assert rows == [{"job_id": "jamp", "failed": 1}, {"job_id": "jnli", "failed": 0}]
         assert await _count(chdb_store, "SELECT count() FROM sample_results FINAL") == 3
+    finally:
+        context.stopping.set()
+        await asyncio.wait_for(sink, 30)
+        await producer.stop()
+
+
+class DownStore(FlakyStore):
+    """The real store behind an outage that lasts until `down` is cleared."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, failures=0)
+        self.down, self.refused = True, 0
+
+    def insert_rows(
+        self, table: str, rows: Sequence[Mapping[str, Any]], dedup_token: str = ""
+    ) -> None:
+        if self.down:
+            self.refused += 1
+            raise StoreUnavailable("connection refused")
+        self.store.insert_rows(table, rows, dedup_token)
+
+
+@pytest.mark.parametrize("broker", ["apache_kafka"], indirect=True)
+async def test_a_store_outage_pauses_the_sink_and_it_catches_up(
+    kafka_config: KafkaConfig, chdb_store: Store
+) -> None:
+    producer = ProtoProducer(kafka_config, "test")
+    await producer.start()
+    store = DownStore(chdb_store)
+    context = ServiceContext(name="sink", health=Health())
+    config = SinkConfig(poll_timeout_ms=200, max_batch_records=7, max_backoff_s=1.0)
+    sink = asyncio.create_task(run_sink(context, kafka_config, config, store))
+    try:
+        for job in range(30):  # arrive while the store is down: Kafka holds them
+            await producer.send(kafka_config.topics.results, job_results(f"d{job}", 2), key="ck")
+
+        async def paused() -> bool:
+            _, ready, reason = context.health.snapshot()
+            return store.refused >= 3 and not ready and "store unavailable" in reason
+
+        await poll_until_async(paused, timeout_s=60, interval_s=0.2)
+        assert await _count(chdb_store, "SELECT count() FROM sample_results") == 0
+        store.down = False
+
+        async def caught_up() -> bool:
+            return await _count(chdb_store, "SELECT count() FROM sample_results FINAL") == 60
+
+        await poll_until_async(caught_up, timeout_s=90, interval_s=0.5)
+        assert await _count(chdb_store, "SELECT count() FROM job_summaries FINAL") == 30
+        assert context.health.snapshot()[1]  # ready again
     finally:
         context.stopping.set()
         await asyncio.wait_for(sink, 30)

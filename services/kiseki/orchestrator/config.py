@@ -42,6 +42,13 @@ class OrchestratorConfig:
     control_host: str = setting(
         "KISEKI_CONTROL_HOST", "127.0.0.1", doc="bind address of the control API"
     )
+    job_retries: int = setting(
+        "KISEKI_ORCHESTRATOR_JOB_RETRIES",
+        2,
+        unit="retries",
+        doc="times a checkpoint's failed jobs are sent again (after deploying again) before it"
+        " is FAILED; covers endpoints down longer than the runners wait, cheap for bad data",
+    )
     deployer: str = setting(
         "KISEKI_DEPLOYER",
         "local",

@@ -143,7 +143,14 @@ class Orchestrator:
         for view in self.fleet.active():
             idle = view.checkpoint.checkpoint_id not in self._busy
             if idle and view.state == ev.CHECKPOINT_STATE_EVALUATING and view.all_jobs_reported:
-                self._spawn(view, self._finish(view))
+                if view.failures and view.retries < self.config.job_retries:
+                    # A job fails when its endpoint stayed down longer than the runners wait
+                    # (restarts piling up): deploy again and send the failed jobs once more.
+                    view.retries += 1
+                    view.failures.clear()
+                    self._spawn(view, self._evaluate(view))
+                else:
+                    self._spawn(view, self._finish(view))
         room = self.policies.max_endpoints - len(self.fleet.active())
         for view in self.fleet.candidates(self.policies)[: max(room, 0)]:
             if view.checkpoint.checkpoint_id not in self._busy:

@@ -24,6 +24,7 @@ class CheckpointView:
     jobs: set[str] = field(default_factory=set)
     done: set[str] = field(default_factory=set)
     failures: dict[str, str] = field(default_factory=dict)
+    retries: int = 0  # times the failed jobs were sent again (since this process started)
 
     @property
     def all_jobs_reported(self) -> bool:

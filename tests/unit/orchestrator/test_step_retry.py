@@ -9,6 +9,7 @@ from kiseki.core.kafka_config import KafkaConfig
 from kiseki.orchestrator.config import OrchestratorConfig
 from kiseki.orchestrator.loop import Orchestrator
 from kiseki.orchestrator.policy import PolicyBook, RunPolicy
+from kiseki.serving.endpoints import Endpoint
 from kiseki.v1 import events_pb2 as ev
 
 
@@ -54,3 +55,49 @@ async def test_a_crashed_step_is_tried_again(crashed_in: int, expected: int) -> 
     assert [v.checkpoint.checkpoint_id for v in orchestrator.fleet.candidates(policies)] == (
         ["c"] if expected == ev.CHECKPOINT_STATE_DISCOVERED else []
     )
+
+
+class LoadedDeployer(NoDeployer):
+    async def deploy(self, checkpoint: ev.CheckpointDiscovered) -> object:
+        return Endpoint("127.0.0.1:1", checkpoint.checkpoint_id)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+
+    async def send(self, topic: str, message: object, key: str) -> None:
+        self.sent.append(message)
+
+
+async def test_failed_jobs_are_sent_again_before_the_checkpoint_fails() -> None:
+    policies = PolicyBook({}, max_endpoints=1, defaults=RunPolicy(suites=("jnli",), shards=2))
+    orchestrator = Orchestrator(
+        KafkaConfig(bootstrap_servers="127.0.0.1:1"),
+        OrchestratorConfig(policy_file="unused.json", job_retries=1),  # type: ignore[arg-type]
+        policies,
+        LoadedDeployer(),  # type: ignore[arg-type]
+    )
+    recorder = Recorder()
+    orchestrator._producer = recorder  # type: ignore[assignment]
+    view = orchestrator.fleet.add_checkpoint(ev.CheckpointDiscovered(checkpoint_id="c", run_id="r"))
+    await orchestrator._evaluate(view)
+    jobs = [m for m in recorder.sent if isinstance(m, ev.EvaluationJob)]
+    first, second = sorted(j.job_id for j in jobs)
+    view.done.add(first)
+    view.failures[second] = "gave up after 9 attempts: endpoint down"
+    recorder.sent.clear()
+
+    orchestrator._schedule()  # one retry left: the failed job goes out again
+    await asyncio.gather(*orchestrator._busy.values())
+    assert [m.job_id for m in recorder.sent if isinstance(m, ev.EvaluationJob)] == [second]
+    assert view.state == ev.CHECKPOINT_STATE_EVALUATING
+    assert view.failures == {}
+
+    view.failures[second] = "gave up again"
+    recorder.sent.clear()
+    orchestrator._schedule()  # no retry left: FAILED with the reason
+    await asyncio.gather(*orchestrator._busy.values())
+    assert view.state == ev.CHECKPOINT_STATE_FAILED
+    assert view.reason == "gave up again"
+    assert not any(isinstance(m, ev.EvaluationJob) for m in recorder.sent)
