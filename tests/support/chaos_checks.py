@@ -40,15 +40,20 @@ async def checkpoint_states(control_address: str, run_id: str) -> dict[str, str]
 
 
 async def group_lag(bootstrap: str, group: str, topic: str) -> int:
-    """Records of `topic` that consumer group `group` has not committed yet."""
+    """Records of `topic` that consumer group `group` has not committed yet (a topic whose
+    partitions are not known yet counts as one record behind, never as caught up)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    # Subscribed (without a group), so the client fetches the topic's metadata at start: a
+    # bare consumer knows no topic, and an empty partition list would read as no lag.
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)
     await admin.start()
     await consumer.start()
     try:
         committed = await admin.list_consumer_group_offsets(group)
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        ends = await consumer.end_offsets(partitions) if partitions else {}
+        if not partitions:
+            return 1
+        ends = await consumer.end_offsets(partitions)
         lag = 0
         for partition, end in ends.items():
             meta = committed.get(partition)
