@@ -57,6 +57,8 @@
   value: {{ .Values.checkpoints.existingClaim | quote }}
 - name: KISEKI_K8S_CHECKPOINT_MOUNT
   value: {{ .Values.checkpoints.mountPath | quote }}
+- name: KISEKI_CHECKPOINT_ROOTS
+  value: {{ .Values.checkpoints.mountPath | quote }}
 - name: KISEKI_K8S_GPUS
   value: {{ $serving.gpus | quote }}
 - name: KISEKI_K8S_SERVING_CPU
