@@ -34,3 +34,11 @@ class Topics:
 
     def all(self) -> tuple[str, ...]:
         return (self.checkpoints, self.jobs, self.results, self.status, self.dlq)
+
+    def partitions(self, job_partitions: int | None = None) -> dict[str, int]:
+        """Each topic's partition count, so whichever service starts first creates them alike
+        (results and status are keyed by checkpoint); jobs only when its count is given."""
+        counts = {self.checkpoints: 3, self.results: 6, self.status: 3, self.dlq: 1}
+        if job_partitions is not None:
+            counts[self.jobs] = job_partitions
+        return counts

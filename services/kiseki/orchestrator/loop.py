@@ -43,14 +43,7 @@ class Orchestrator:
 
     async def _tails(self) -> tuple[TopicTail[Any], ...]:
         topics = self.topics
-        partitions = {
-            topics.checkpoints: 3,
-            topics.jobs: self.config.job_partitions,
-            topics.results: 6,
-            topics.status: 3,
-            topics.dlq: 1,
-        }
-        await ensure_topics(self.kafka, partitions)
+        await ensure_topics(self.kafka, topics.partitions(self.config.job_partitions))
         tails = (
             TopicTail(self.kafka, topics.checkpoints, ev.CheckpointDiscovered),
             TopicTail(self.kafka, topics.status, ev.CheckpointStatus),

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from google.protobuf.message import Message
 
-from kiseki.core.kafka import Delivery, ProtoProducer, TransientError
+from kiseki.core.kafka import Delivery, ProtoProducer, TransientError, ensure_topics
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.core.service import ServiceContext
@@ -25,14 +25,20 @@ async def _drain(
     write: Callable[[list[Delivery[Message]]], Awaitable[None]],
     config: SinkConfig,
     context: ServiceContext,
+    failing: set[str],
 ) -> None:
+    """`failing`: the topics whose inserts fail now, shared by every drain, so one topic's
+    empty polls do not report the sink ready while another's inserts are refused."""
     backoff = 0.5
     while not context.stopping.is_set():
         try:
             await consumer.poll_batch(write, config.poll_timeout_ms, config.max_batch_records)
             backoff = 0.5
-            context.health.set_ready(True)
+            failing.discard(consumer.topic)
+            if not failing:
+                context.health.set_ready(True)
         except TransientError as error:
+            failing.add(consumer.topic)
             context.health.set_ready(False, f"store unavailable: {error}")
             log.warning("store unavailable; retrying", extra={"in_s": backoff, "error": str(error)})
             await asyncio.sleep(backoff)
@@ -45,6 +51,9 @@ async def run_sink(
     await asyncio.to_thread(apply_schema, store)
     writer = StoreWriter(store)
     topics = kafka.topics
+    # The sink may start before the orchestrator: a consumer subscribed to a topic that does
+    # not exist yet can miss it until its next metadata refresh (minutes).
+    await ensure_topics(kafka, topics.partitions())
     dead_letters = ProtoProducer(kafka, "kiseki-sink")
     await dead_letters.start()
     routes: list[tuple[str, type[Message], Callable[..., Awaitable[None]]]] = [
@@ -58,12 +67,13 @@ async def run_sink(
         ProtoConsumer(kafka, topic, f"{config.group_id}.{topic}", message_type, dead_letters)
         for topic, message_type, _ in routes
     ]
+    failing: set[str] = set()
     try:
         for consumer in consumers:
             await consumer.start()
         await asyncio.gather(
             *(
-                _drain(c, write, config, context)
+                _drain(c, write, config, context, failing)
                 for c, (_, _, write) in zip(consumers, routes, strict=True)
             )
         )
