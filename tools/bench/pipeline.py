@@ -27,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "services"), str(REPO / "tools")]
 
+from kiseki.core.store import open_store  # noqa: E402
 from kiseki.core.store.embedded import EmbeddedStore  # noqa: E402
 from kiseki.evaluation.datasets import few_shot_examples, load_dataset  # noqa: E402
 from kiseki.evaluation.prompts import build_prompt  # noqa: E402
@@ -74,6 +75,17 @@ async def _wait_for(stack: LocalStack, state: str) -> None:
         await asyncio.sleep(0.05)
 
 
+def _wait_for_store(stack: LocalStack, rows: int) -> None:
+    """DONE is the orchestrator's word; the sink may still be writing: ask it (Query service)."""
+    store = open_store("grpc://" + stack.query_address)
+    try:
+        while int(store.query("SELECT count() AS n FROM sample_results FINAL")[0]["n"]) < rows:
+            stack.check()
+            time.sleep(0.2)
+    finally:
+        store.close()
+
+
 def _store_clock(store_dir: Path) -> dict[str, float]:
     """Wall-clock seconds of the checkpoint's states and of its first and last sample rows."""
     store = EmbeddedStore(str(store_dir))
@@ -95,7 +107,7 @@ def _store_clock(store_dir: Path) -> dict[str, float]:
     return clock
 
 
-def pipeline(checkpoint: Path, workdir: Path, datasets: Path) -> dict[str, float]:
+def pipeline(checkpoint: Path, workdir: Path, datasets: Path, rows: int) -> dict[str, float]:
     watched = workdir / "run"
     watched.mkdir()
     policy = {
@@ -114,6 +126,7 @@ def pipeline(checkpoint: Path, workdir: Path, datasets: Path) -> dict[str, float
         appeared = time.time()
         staging.rename(watched / checkpoint.name)  # the checkpoint appears whole, at once
         asyncio.run(_wait_for(stack, "done"))
+        _wait_for_store(stack, rows)
     finally:
         stack.stop()
     return {"appeared": appeared, **_store_clock(settings.workdir / "store")}
@@ -130,7 +143,7 @@ def main() -> None:
         # Direct evaluation before and after the pipeline: the mean of the two faces the
         # same machine load the pipeline saw, on a shared machine too.
         batched_before, sequential_before = direct_rates(checkpoint, items)
-        clock = pipeline(checkpoint, Path(tmp), datasets)
+        clock = pipeline(checkpoint, Path(tmp), datasets, len(items))
         batched_after, sequential_after = direct_rates(checkpoint, items)
     batched = (batched_before + batched_after) / 2
     sequential = (sequential_before + sequential_after) / 2
