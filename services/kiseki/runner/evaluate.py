@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -152,6 +153,19 @@ async def _loglikelihood(
     }
 
 
+def in_order(emit: Emit) -> Emit:
+    """Requests return concurrently and an emit may await (publishing several messages): one
+    emit at a time, in the order the ranges were taken, or a later range's messages would
+    overtake an earlier one's."""
+    turn = asyncio.Lock()  # FIFO: waiters get it in the order they asked
+
+    async def ordered(samples: Sequence[ev.SampleResult]) -> None:
+        async with turn:
+            await emit(samples)
+
+    return ordered
+
+
 async def _keep(samples: Sequence[ev.SampleResult]) -> None:
     """Without a consumer for early samples, they all travel with the summary."""
 
@@ -161,7 +175,7 @@ async def score_job(
 ) -> ev.JobResults:
     """Every sample of the job's shard, scored; `emit` is handed finished samples in sample
     order while the rest are still being computed. The result holds all samples."""
-    started = time.monotonic()
+    started, emit = time.monotonic(), in_order(emit)
     dataset, shots = cache.get(job.dataset, job.num_few_shots)
     results = [
         _sample_result(job, index, build_prompt(dataset, sample, shots), normalize(sample.output))
