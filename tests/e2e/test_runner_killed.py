@@ -64,6 +64,7 @@ def test_a_runner_killed_mid_job_loses_and_duplicates_nothing(
     stack = LocalStack(settings)
     stack.start()
     try:
+        stack.wait_ready()
         for step, checkpoint in tiny_checkpoints.items():
             shutil.copytree(checkpoint, watched / f"checkpoint-{step}")
         busy = poll_until(lambda: _runner_in_a_job(settings.workdir / "logs"), timeout_s=300)
@@ -72,6 +73,8 @@ def test_a_runner_killed_mid_job_loses_and_duplicates_nothing(
         stack.supervisor.process(busy).signal(signal.SIGKILL)
         poll_until(lambda: _states(stack) == {"done": 2}, timeout_s=600, interval_s=0.2)
         assert stack.supervisor.restarts()[busy] == 1
+        # The restarted runner rejoined its group and says so.
+        poll_until(lambda: stack.not_ready() == [], timeout_s=120, interval_s=0.2)
         assert _models_loaded(settings.workdir / "orchestrator") == []
     finally:
         stack.stop()

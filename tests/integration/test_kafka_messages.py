@@ -96,3 +96,32 @@ async def test_ensure_topics_creates_partitions_once(kafka_config: KafkaConfig) 
         assert partitions == {0, 1, 2}
     finally:
         await producer.stop()
+
+
+async def test_a_member_counts_as_joined_once_its_group_has_assigned_it(
+    kafka_config: KafkaConfig, producer: ProtoProducer
+) -> None:
+    """Two members of one group on a one-partition topic: both join, one of them a spare."""
+    topic = f"{kafka_config.topic_prefix}.joined"
+    await ensure_topics(kafka_config, {topic: 1})
+    members = [
+        ProtoConsumer(kafka_config, topic, "joiners", ev.CheckpointStatus, producer)
+        for _ in range(2)
+    ]
+    assert not any(member.joined for member in members)
+    for member in members:
+        await member.start()
+    try:
+        for _ in range(40):
+            if all(member.joined for member in members):
+                break
+            for member in members:
+                await member.poll(_ignore, timeout_ms=250)
+        assert all(member.joined for member in members)
+    finally:
+        for member in members:
+            await member.stop()
+
+
+async def _ignore(delivery: Delivery[ev.CheckpointStatus]) -> None:
+    raise AssertionError(f"nothing was published, yet got {delivery.message}")

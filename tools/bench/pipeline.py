@@ -120,7 +120,7 @@ def pipeline(checkpoint: Path, workdir: Path, datasets: Path, rows: int) -> dict
     stack = LocalStack(settings)
     stack.start()
     try:
-        time.sleep(5)  # let every service finish starting; the clock starts at the rename
+        stack.wait_ready()  # the clock starts at the rename, with every service ready
         staging = workdir / "staging"
         shutil.copytree(checkpoint, staging)
         appeared = time.time()

@@ -76,7 +76,11 @@ def run(args: argparse.Namespace) -> int:
         await _follow(stack, args.run_id, stopping)
 
     try:
+        stack.wait_ready()
+        print("kiseki up: every service is ready; watching for checkpoints", flush=True)
         asyncio.run(main())
+    except TimeoutError as error:
+        raise CommandError(f"{error}; see the logs in {settings.workdir / 'logs'}") from None
     finally:
         print("kiseki up: stopping every service")
         stack.stop()

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -24,6 +24,19 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Delivery[M]], Awaitable[None]]
 BatchHandler = Callable[[list[Delivery[M]]], Awaitable[None]]
 Validator = Callable[[M], None]
+
+
+class _JoinListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.joined = False
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """A rebalance under way leaves the member joined: it rejoins on its own."""
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        # Called after every join, even one that assigns nothing (more members than
+        # partitions): such a member is ready, a spare.
+        self.joined = True
 
 
 class ProtoConsumer(Generic[M]):
@@ -51,8 +64,8 @@ class ProtoConsumer(Generic[M]):
         self._dead_letters, self._dlq_topic = dead_letters, config.topics.dlq
         self._max_bytes = config.max_message_bytes
         self._validate = validate
+        self._listener = _JoinListener()
         self._consumer = AIOKafkaConsumer(
-            topic,
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -64,7 +77,14 @@ class ProtoConsumer(Generic[M]):
         )
 
     async def start(self) -> None:
+        self._consumer.subscribe([self.topic], listener=self._listener)
         await self._consumer.start()
+
+    @property
+    def joined(self) -> bool:
+        """Whether this member has been through a rebalance of its group: until then it
+        cannot receive a record, however long it polls."""
+        return self._listener.joined
 
     async def stop(self) -> None:
         await self._consumer.stop()

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -25,6 +26,15 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.2)
         return sock.connect_ex((host, port)) == 0
+
+
+def service_ready(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether the kiseki service whose health endpoint is on `port` answers `/readyz` 200."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/readyz", timeout=1.0) as reply:
+            return int(reply.status) == 200
+    except OSError:  # refused, not yet listening, or 503 (HTTPError is an OSError)
+        return False
 
 
 class ManagedProcess:

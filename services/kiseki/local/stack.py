@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from kiseki.core.store import apply_schema, open_store
 from kiseki.evaluation.datasets import DatasetError
 from kiseki.local.brokers import LocalBroker, start_tansu
-from kiseki.local.process import free_port
+from kiseki.local.process import free_port, service_ready
 from kiseki.local.supervisor import ServiceSpec, Supervisor
 from kiseki.orchestrator.policy import parse_policies
 from kiseki.report.baselines import baseline_rows, store_baselines
@@ -58,6 +59,7 @@ class LocalStack:
         self.settings = settings
         self.broker: LocalBroker | None = None
         self.supervisor: Supervisor | None = None
+        self.health_ports: dict[str, int] = {}
 
     @property
     def store_url(self) -> str:
@@ -132,17 +134,37 @@ class LocalStack:
             bootstrap = self.broker.bootstrap_servers
         env = self._environment(bootstrap, *self._write_files())
         self._write_baselines()
+        modules = {
+            "sink": "kiseki.sink",
+            "orchestrator": "kiseki.orchestrator",
+            "watcher": "kiseki.watcher",
+            **{f"runner-{i}": "kiseki.runner" for i in range(self.settings.runners)},
+        }
+        # A fixed health port per service (kept across restarts), so the stack can ask each
+        # one whether it is ready.
+        self.health_ports = {name: free_port() for name in modules}
         specs = [
-            ServiceSpec.module("sink", "kiseki.sink", env),
-            ServiceSpec.module("orchestrator", "kiseki.orchestrator", env),
-            ServiceSpec.module("watcher", "kiseki.watcher", env),
-            *(
-                ServiceSpec.module(f"runner-{i}", "kiseki.runner", env)
-                for i in range(self.settings.runners)
-            ),
+            ServiceSpec.module(
+                name, module, {**env, "KISEKI_HEALTH_PORT": str(self.health_ports[name])}
+            )
+            for name, module in modules.items()
         ]
         self.supervisor = Supervisor(specs, self.settings.workdir / "logs")
         self.query_address_file.write_text(self.query_address + "\n")
+
+    def not_ready(self) -> list[str]:
+        """The services whose `/readyz` does not answer 200 now."""
+        return [name for name, port in self.health_ports.items() if not service_ready(port)]
+
+    def wait_ready(self, timeout_s: float = 120.0) -> None:
+        """Until every service is ready (the sink and runners in their consumer groups): a
+        checkpoint written before then would wait for them. Restarts crashed services."""
+        deadline = time.monotonic() + timeout_s
+        while waiting := self.not_ready():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout_s:.0f} s: {', '.join(waiting)}")
+            self.check()
+            time.sleep(0.2)
 
     def check(self) -> list[str]:
         return self.supervisor.check() if self.supervisor else []

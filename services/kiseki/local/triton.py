@@ -16,6 +16,7 @@ import tritonclient.grpc as grpcclient
 
 from kiseki.local.paths import python_env_dir, require, tool_paths
 from kiseki.local.process import ManagedProcess, free_port
+from kiseki.serving.repository import MODEL_PROCESS_MALLOC
 
 
 @dataclass
@@ -49,6 +50,7 @@ def triton_environment() -> dict[str, str]:
     return {
         "LD_LIBRARY_PATH": ":".join(p for p in library_path if p),
         "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}",
+        **MODEL_PROCESS_MALLOC,
     }
 
 

@@ -13,6 +13,7 @@ import dataclasses
 from kubernetes import client as k8s
 
 from kiseki.orchestrator.config import KubernetesConfig
+from kiseki.serving.repository import MODEL_PROCESS_MALLOC
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import events_pb2 as ev
 
@@ -97,6 +98,7 @@ def _triton(cfg: KubernetesConfig, mounts: list[k8s.V1VolumeMount]) -> k8s.V1Con
         image=cfg.serving_image,
         command=["tritonserver", f"--model-repository={MODELS_DIR}"]
         + [f"--{name}-port={port}" for name, port in PORTS.items()],
+        env=[k8s.V1EnvVar(name=name, value=value) for name, value in MODEL_PROCESS_MALLOC.items()],
         ports=[
             k8s.V1ContainerPort(name="h2c" if name == "grpc" else name, container_port=port)
             for name, port in PORTS.items()

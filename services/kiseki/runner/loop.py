@@ -136,11 +136,12 @@ class TaskRunner:
             max_handling_s=self.config.max_job_s,
         )
         await consumer.start()
-        context.health.set_ready(True)
         try:
             while not context.stopping.is_set():
                 try:
                     await consumer.poll(self.handle, timeout_ms=500, max_records=1)
+                    # Ready once in the group: jobs published before then would wait for it.
+                    context.health.set_ready(consumer.joined)
                 except (TransientError, KafkaError) as error:  # the job is retried
                     log.warning("broker unavailable; retrying", extra={"error": str(error)})
                     await asyncio.sleep(1.0)

@@ -26,16 +26,18 @@ async def _drain(
     config: SinkConfig,
     context: ServiceContext,
     failing: set[str],
+    consumers: list[ProtoConsumer[Message]],
 ) -> None:
     """`failing`: the topics whose inserts fail now, shared by every drain, so one topic's
-    empty polls do not report the sink ready while another's inserts are refused."""
+    empty polls do not report the sink ready while another's inserts are refused. Ready also
+    waits for every consumer to have joined its group: until then results would wait."""
     backoff = 0.5
     while not context.stopping.is_set():
         try:
             await consumer.poll_batch(write, config.poll_timeout_ms, config.max_batch_records)
             backoff = 0.5
             failing.discard(consumer.topic)
-            if not failing:
+            if not failing and all(c.joined for c in consumers):
                 context.health.set_ready(True)
         except TransientError as error:
             failing.add(consumer.topic)
@@ -73,7 +75,7 @@ async def run_sink(
             await consumer.start()
         await asyncio.gather(
             *(
-                _drain(c, write, config, context, failing)
+                _drain(c, write, config, context, failing, consumers)
                 for c, (_, _, write) in zip(consumers, routes, strict=True)
             )
         )

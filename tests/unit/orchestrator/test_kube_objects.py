@@ -76,6 +76,15 @@ def test_pod_serves_triton_on_three_ports_with_the_checkpoint_read_only() -> Non
         assert container.security_context.capabilities.drop == ["ALL"]
 
 
+def test_the_serving_container_keeps_large_blocks_on_the_heap() -> None:
+    """Like the local tritonserver: fixed glibc thresholds, so a fresh model process does not
+    page-fault a new mmap for every forward's activations."""
+    pod: Any = pod_spec(_config(), CHECKPOINT, None, "e")
+    env = {e.name: int(e.value) for e in pod.containers[0].env}
+    assert env["MALLOC_MMAP_THRESHOLD_"] >= 32 * 2**20
+    assert env["MALLOC_TRIM_THRESHOLD_"] >= env["MALLOC_MMAP_THRESHOLD_"]
+
+
 def test_cpu_serving_asks_for_no_gpu_and_tolerates_no_taint() -> None:
     pod: Any = pod_spec(_config(gpus=0), CHECKPOINT, None, "e")
     assert "nvidia.com/gpu" not in pod.containers[0].resources.limits
