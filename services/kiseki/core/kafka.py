@@ -50,19 +50,29 @@ class ProtoProducer:
     async def start(self) -> None:
         await self._producer.start()
 
+    async def partition_count(self, topic: str) -> int:
+        return len(await self._producer.partitions_for(topic))
+
     async def stop(self) -> None:
         await self._producer.stop()
 
     async def send(
-        self, topic: str, message: Message, key: str, headers: dict[str, str] | None = None
+        self,
+        topic: str,
+        message: Message,
+        key: str,
+        headers: dict[str, str] | None = None,
+        partition: int | None = None,
     ) -> None:
-        """Publish and wait for the broker's acknowledgement."""
+        """Publish and wait for the broker's acknowledgement; the key picks the partition
+        unless `partition` is given."""
         all_headers = {TYPE_HEADER: message.DESCRIPTOR.full_name, **(headers or {})}
         await self._producer.send_and_wait(
             topic,
             message.SerializeToString(),
             key=key.encode(),
             headers=[(name, value.encode()) for name, value in all_headers.items()],
+            partition=partition,
         )
         MESSAGES_PRODUCED.labels(topic=topic).inc()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
 from collections.abc import Coroutine
 from typing import Any
 
@@ -99,10 +100,15 @@ class Orchestrator:
         await self.publish_status(view, ev.CHECKPOINT_STATE_READY)
         jobs = plan_jobs(view.checkpoint, policy, endpoint.address, endpoint.model_name)
         view.jobs = {job.job_id for job in jobs}
-        # Keyed by job, not checkpoint: one checkpoint's jobs spread over every runner.
-        for job in jobs:
+        # Consecutive partitions from one the checkpoint picks: the group's round-robin
+        # assignment hands consecutive partitions to different runners, so one checkpoint's
+        # jobs spread evenly (hashing job ids put five of six on one runner in a measured run).
+        partitions = await self._producer.partition_count(self.topics.jobs)
+        first = zlib.crc32(view.checkpoint.checkpoint_id.encode())
+        for index, job in enumerate(jobs):
             if job.job_id not in view.done:
-                await self._producer.send(self.topics.jobs, job, key=job.job_id)
+                partition = (first + index) % partitions
+                await self._producer.send(self.topics.jobs, job, job.job_id, partition=partition)
         await self.publish_status(view, ev.CHECKPOINT_STATE_EVALUATING)
 
     async def _finish(self, view: CheckpointView) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from kiseki.evaluation.baselines import follows_format
+from kiseki.evaluation.baselines import format_check
 from kiseki.evaluation.datasets import (
     Dataset,
     Sample,
@@ -16,7 +16,7 @@ from kiseki.evaluation.datasets import (
     load_dataset,
 )
 from kiseki.evaluation.loglikelihood import choice_requests, choice_scores
-from kiseki.evaluation.metrics import DATASET_LEVEL, score_samples
+from kiseki.evaluation.metrics import DATASET_LEVEL, dataset_scores, score_samples
 from kiseki.evaluation.postprocess import normalize, postprocess
 from kiseki.evaluation.prompts import build_prompt
 from kiseki.runner.summaries import job_summary
@@ -94,6 +94,7 @@ async def _generate(
 ) -> dict[str, float]:
     started, prefix = time.monotonic(), ReadySamples[str](len(results), 1)
     per_sample_metrics = [name for name in dataset.metrics if name not in DATASET_LEVEL]
+    follows_format = format_check(dataset)
 
     async def scored(start: int, texts: list[str]) -> None:
         ready = prefix.add(start, texts)
@@ -107,15 +108,18 @@ async def _generate(
         ):
             result.raw_output, result.prediction, result.latency_ms = text, prediction, latency_ms
             result.metrics.update(values)
-            result.format_followed = follows_format(dataset, prediction)
+            result.format_followed = follows_format(prediction)
         await emit(part)
 
     await client.generate(
         [r.prompt for r in results], job.max_new_tokens or dataset.output_length, scored
     )
     # Dataset-level metrics (pearson, spearman) need every prediction at once.
-    _, scores = score_samples(
-        dataset.metrics, [r.prediction for r in results], [r.gold for r in results]
+    scores = dataset_scores(
+        dataset.metrics,
+        [r.metrics for r in results],
+        [r.prediction for r in results],
+        [r.gold for r in results],
     )
     scores["format_followed"] = sum(r.format_followed for r in results) / max(1, len(results))
     return scores

@@ -59,6 +59,9 @@ class ScoringClient:
         async def bounded(start: int) -> list[Output]:
             async with self._in_flight:
                 outputs = await request(items[start : start + self.items_per_request])
+            # Let the request waiting for this slot go out before this part is scored: the
+            # batcher took every queued request, so the model idles until the next arrives.
+            await asyncio.sleep(0)
             if on_part is not None:
                 await on_part(start, outputs)
             return outputs

@@ -17,7 +17,7 @@ from kiseki.evaluation.loglikelihood import (
     chosen_label,
     dataset_choices,
 )
-from kiseki.evaluation.metrics import UnknownMetric, score_samples
+from kiseki.evaluation.metrics import UnknownMetric, dataset_scores, score_samples
 from kiseki.evaluation.registry import (
     V141_CATEGORIES,
     CategoryMapError,
@@ -125,3 +125,14 @@ def test_user_category_map(tmp_path: Path) -> None:
         load_category_map(path)
     with pytest.raises(CategoryMapError, match=r"nothing\.json"):
         load_category_map(tmp_path / "nothing.json")
+
+
+def test_dataset_scores_from_streamed_rows_equal_scoring_everything_at_once() -> None:
+    """A runner keeps the per-sample values it computed while samples streamed in; the
+    dataset scores it reports from them are the ones `score_samples` gives."""
+    metrics = ["exact_match", "char_f1", "pearson", "spearman"]
+    predictions, golds = ["1", "2.5", "東京", "4"], ["1", "3", "東京都", "4"]
+    rows, expected = score_samples(metrics, predictions, golds)
+    assert dataset_scores(metrics, rows, predictions, golds) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="3 per-sample rows for 4 predictions"):
+        dataset_scores(metrics, rows[:3], predictions, golds)

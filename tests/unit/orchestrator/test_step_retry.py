@@ -63,11 +63,20 @@ class LoadedDeployer(NoDeployer):
 
 
 class Recorder:
+    """Stands in for the producer: what was sent, and to which partition."""
+
     def __init__(self) -> None:
         self.sent: list[object] = []
+        self.partitions: list[int | None] = []
 
-    async def send(self, topic: str, message: object, key: str) -> None:
+    async def partition_count(self, topic: str) -> int:
+        return 12
+
+    async def send(
+        self, topic: str, message: object, key: str, partition: int | None = None
+    ) -> None:
         self.sent.append(message)
+        self.partitions.append(partition)
 
 
 async def test_failed_jobs_are_sent_again_before_the_checkpoint_fails() -> None:
@@ -84,6 +93,12 @@ async def test_failed_jobs_are_sent_again_before_the_checkpoint_fails() -> None:
     await orchestrator._evaluate(view)
     jobs = [m for m in recorder.sent if isinstance(m, ev.EvaluationJob)]
     first, second = sorted(j.job_id for j in jobs)
+    # A checkpoint's jobs go to consecutive partitions: different runners of the group.
+    job_partitions = [
+        p for m, p in zip(recorder.sent, recorder.partitions, strict=True) if m in jobs
+    ]
+    assert len(job_partitions) == 2 and None not in job_partitions
+    assert (job_partitions[1] - job_partitions[0]) % 12 == 1
     view.done.add(first)
     view.failures[second] = "gave up after 9 attempts: endpoint down"
     recorder.sent.clear()

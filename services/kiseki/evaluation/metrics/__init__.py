@@ -27,6 +27,7 @@ __all__ = [
     "PER_SAMPLE",
     "MetricUnavailable",
     "UnknownMetric",
+    "dataset_scores",
     "score_samples",
 ]
 
@@ -93,3 +94,24 @@ def score_samples(
             row[name] = value
         scores[name] = _mean(values)
     return per_sample, scores
+
+
+def dataset_scores(
+    metric_names: Sequence[str],
+    per_sample: Sequence[Mapping[str, float]],
+    predictions: Sequence[str],
+    golds: Sequence[str],
+) -> dict[str, float]:
+    """The dataset score of each metric when the per-sample values are already known (a
+    runner scores samples as they stream in): their mean, as `score_samples` gives it, and
+    the dataset-level metrics from every prediction at once. Nothing is scored twice."""
+    _check(metric_names, predictions, golds)
+    if len(per_sample) != len(predictions):
+        raise ValueError(f"{len(per_sample)} per-sample rows for {len(predictions)} predictions")
+    scores: dict[str, float] = {}
+    for name in metric_names:
+        if name in DATASET_LEVEL:
+            scores[name] = DATASET_LEVEL[name](predictions, golds)
+        else:
+            scores[name] = _mean([row[name] for row in per_sample])
+    return scores
