@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -18,6 +19,22 @@ from support.kafka import consume_all
 def _require_checkpoint_id(job: ev.EvaluationJob) -> None:
     if not job.checkpoint_id:
         raise ValueError("job has no checkpoint_id")
+
+
+async def _poll_until_handled(
+    consumer: ProtoConsumer[ev.EvaluationJob],
+    handle: Callable[[Delivery[ev.EvaluationJob]], Awaitable[None]],
+    handled: list[str],
+) -> None:
+    """Poll (20 s at most) until `handle` has taken a record, then leave the group."""
+    await consumer.start()
+    try:
+        for _ in range(40):
+            if handled:
+                break
+            await consumer.poll(handle, timeout_ms=500)
+    finally:
+        await consumer.stop()
 
 
 async def test_poison_records_are_dead_lettered_and_consumption_goes_on(
@@ -44,14 +61,7 @@ async def test_poison_records_are_dead_lettered_and_consumption_goes_on(
         consumer = ProtoConsumer(
             kafka_config, topic, "runner", ev.EvaluationJob, producer, _require_checkpoint_id
         )
-        await consumer.start()
-        try:
-            for _ in range(40):
-                if handled:
-                    break
-                await consumer.poll(handle, timeout_ms=500)
-        finally:
-            await consumer.stop()
+        await _poll_until_handled(consumer, handle, handled)
         assert handled == ["good"]
 
         letters = await consume_all(
@@ -134,14 +144,7 @@ async def test_an_oversized_record_is_dead_lettered_cut_to_fit(kafka_config: Kaf
             handled.append(delivery.message.job_id)
 
         consumer = ProtoConsumer(small, topic, "runner", ev.EvaluationJob, producer)
-        await consumer.start()
-        try:
-            for _ in range(40):
-                if handled:
-                    break
-                await consumer.poll(handle, timeout_ms=500)
-        finally:
-            await consumer.stop()
+        await _poll_until_handled(consumer, handle, handled)
         assert handled == ["next"]
         [letter] = await consume_all(small, small.topics.dlq, "dlq", ev.DeadLetter, producer, 1)
         assert "exceeds KISEKI_KAFKA_MAX_MESSAGE_BYTES=65536" in letter.message.error

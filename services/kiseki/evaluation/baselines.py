@@ -52,10 +52,6 @@ def format_check(dataset: Dataset) -> Callable[[str], bool]:
     return lambda prediction: bool(prediction.strip())
 
 
-def follows_format(dataset: Dataset, prediction: str) -> bool:
-    return format_check(dataset)(prediction)
-
-
 def format_following_rate(dataset: Dataset, predictions: Sequence[str]) -> float:
     follows = format_check(dataset)
     return sum(follows(p) for p in predictions) / max(1, len(predictions))

@@ -95,6 +95,16 @@ def _exists(read: Callable[[], Any]) -> Callable[[], Any]:
     return found
 
 
+def _report_available(apps: k8s.AppsV1Api, namespace: str, name: str, deployment: Any) -> None:
+    """Play the Deployment controller (none runs here): one replica, available."""
+    apps.patch_namespaced_deployment_status(
+        name,
+        namespace,
+        {"status": {"observedGeneration": deployment.metadata.generation, "replicas": 1,
+                    "readyReplicas": 1, "availableReplicas": 1}},
+    )  # fmt: skip
+
+
 async def _gone(read: Callable[[], Any]) -> bool:
     return await _exists(read)() is None
 
@@ -128,12 +138,7 @@ async def test_deployment_mode_creates_waits_adopts_and_deletes(
         assert checkpoints.persistent_volume_claim.read_only
         assert not task.done()  # the Deployment exists but reports no available replica
 
-        apps.patch_namespaced_deployment_status(
-            name,
-            namespace,
-            {"status": {"observedGeneration": deployment.metadata.generation, "replicas": 1,
-                        "readyReplicas": 1, "availableReplicas": 1}},
-        )  # fmt: skip
+        _report_available(apps, namespace, name, deployment)
         endpoint = await asyncio.wait_for(task, timeout=30)
         assert endpoint == Endpoint(triton.grpc_address, SERVED)
 
@@ -162,12 +167,7 @@ async def test_resource_ready_but_model_not_served_fails_and_cleans_up(
         task = asyncio.create_task(deployer.deploy(checkpoint(UNSERVED)))
         read = _exists(lambda: apps.read_namespaced_deployment(name, namespace))
         deployment = await poll_until_async(read, timeout_s=10)
-        apps.patch_namespaced_deployment_status(
-            name,
-            namespace,
-            {"status": {"observedGeneration": deployment.metadata.generation, "replicas": 1,
-                        "readyReplicas": 1, "availableReplicas": 1}},
-        )  # fmt: skip
+        _report_available(apps, namespace, name, deployment)
         with pytest.raises(DeployError, match="not ready within"):
             await asyncio.wait_for(task, timeout=30)
         await poll_until_async(

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from kiseki.evaluation.baselines import (
-    follows_format,
+    format_check,
     format_following_rate,
     majority_baseline,
     majority_label,
@@ -88,12 +88,12 @@ def test_majority_baseline_and_format_following() -> None:
         majority_label([])
     assert format_following_rate(NLI, ["a", "b", "maybe", ""]) == 0.5
     numeric = Dataset("m", "i", 3, ("exact_match",), (Sample("q", "12"), Sample("r", "-1.5")))
-    assert follows_format(numeric, "-3.5")
-    assert follows_format(numeric, "1,000")
-    assert not follows_format(numeric, "twelve")
+    assert format_check(numeric)("-3.5")
+    assert format_check(numeric)("1,000")
+    assert not format_check(numeric)("twelve")
     free = Dataset("f", "i", 3, ("char_f1",), (Sample("q", "東京"),))
-    assert follows_format(free, "大阪")
-    assert not follows_format(free, " \n")
+    assert format_check(free)("大阪")
+    assert not format_check(free)(" \n")
 
 
 def test_categories_and_avg() -> None:

@@ -79,10 +79,8 @@ def score_samples(
     """
     _check(metric_names, predictions, golds)
     per_sample: list[dict[str, float]] = [{} for _ in predictions]
-    scores: dict[str, float] = {}
     for name in metric_names:
         if name in DATASET_LEVEL:
-            scores[name] = DATASET_LEVEL[name](predictions, golds)
             continue
         if name in PER_SAMPLE:
             values = [PER_SAMPLE[name](p, g) for p, g in zip(predictions, golds, strict=True)]
@@ -92,8 +90,7 @@ def score_samples(
             values = comet_wmt22(sources, predictions, golds)
         for row, value in zip(per_sample, values, strict=True):
             row[name] = value
-        scores[name] = _mean(values)
-    return per_sample, scores
+    return per_sample, dataset_scores(metric_names, per_sample, predictions, golds)
 
 
 def dataset_scores(
@@ -102,9 +99,9 @@ def dataset_scores(
     predictions: Sequence[str],
     golds: Sequence[str],
 ) -> dict[str, float]:
-    """The dataset score of each metric when the per-sample values are already known (a
-    runner scores samples as they stream in): their mean, as `score_samples` gives it, and
-    the dataset-level metrics from every prediction at once. Nothing is scored twice."""
+    """The dataset score of each metric from per-sample values already known (a runner
+    scores samples as they stream in; `score_samples` ends here too): their mean, and the
+    dataset-level metrics from every prediction at once. Nothing is scored twice."""
     _check(metric_names, predictions, golds)
     if len(per_sample) != len(predictions):
         raise ValueError(f"{len(per_sample)} per-sample rows for {len(predictions)} predictions")
