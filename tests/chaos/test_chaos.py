@@ -48,10 +48,7 @@ def _sink_caught_up(chaos: ChaosRun) -> bool:
     assert chaos.broker is not None
     chaos.check()
     bootstrap = chaos.broker.bootstrap_servers
-    lags = [
-        asyncio.run(group_lag(bootstrap, f"kiseki-sink.kiseki.{t}", f"kiseki.{t}"))
-        for t in SINK_TOPICS
-    ]
+    lags = [asyncio.run(group_lag(bootstrap, "kiseki-sink", f"kiseki.{t}")) for t in SINK_TOPICS]
     return sum(lags) == 0
 
 

@@ -59,7 +59,7 @@ async def test_poison_records_are_dead_lettered_and_consumption_goes_on(
             handled.append(delivery.message.job_id)
 
         consumer = ProtoConsumer(
-            kafka_config, topic, "runner", ev.EvaluationJob, producer, _require_checkpoint_id
+            kafka_config, {topic: ev.EvaluationJob}, "runner", producer, _require_checkpoint_id
         )
         await _poll_until_handled(consumer, handle, handled)
         assert handled == ["good"]
@@ -100,7 +100,7 @@ async def test_a_broker_error_in_the_handler_retries_the_record_instead(
             if len(attempts) == 1:  # publishing the results failed: the broker went away
                 raise KafkaTimeoutError()
 
-        consumer = ProtoConsumer(kafka_config, topic, "runner", ev.EvaluationJob, producer)
+        consumer = ProtoConsumer(kafka_config, {topic: ev.EvaluationJob}, "runner", producer)
         await consumer.start()
         try:
 
@@ -143,7 +143,7 @@ async def test_an_oversized_record_is_dead_lettered_cut_to_fit(kafka_config: Kaf
         async def handle(delivery: Delivery[ev.EvaluationJob]) -> None:
             handled.append(delivery.message.job_id)
 
-        consumer = ProtoConsumer(small, topic, "runner", ev.EvaluationJob, producer)
+        consumer = ProtoConsumer(small, {topic: ev.EvaluationJob}, "runner", producer)
         await _poll_until_handled(consumer, handle, handled)
         assert handled == ["next"]
         [letter] = await consume_all(small, small.topics.dlq, "dlq", ev.DeadLetter, producer, 1)

@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from kiseki.core.kafka import Delivery, ProtoProducer, TransientError, ensure_topics
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
+from kiseki.core.kafka_tail import TopicTail
 from kiseki.v1 import events_pb2 as ev
 from support.kafka import consume_all
 from support.messages import SAMPLE_MESSAGES
@@ -70,7 +71,7 @@ async def test_transient_error_redelivers_the_same_record(
         if len(attempts) == 1:
             raise TransientError("endpoint unavailable")
 
-    consumer = ProtoConsumer(kafka_config, topic, "g", ev.EvaluationJob, producer)
+    consumer = ProtoConsumer(kafka_config, {topic: ev.EvaluationJob}, "g", producer)
     await consumer.start()
     try:
         with pytest.raises(TransientError):
@@ -105,7 +106,7 @@ async def test_a_member_counts_as_joined_once_its_group_has_assigned_it(
     topic = f"{kafka_config.topic_prefix}.joined"
     await ensure_topics(kafka_config, {topic: 1})
     members = [
-        ProtoConsumer(kafka_config, topic, "joiners", ev.CheckpointStatus, producer)
+        ProtoConsumer(kafka_config, {topic: ev.CheckpointStatus}, "joiners", producer)
         for _ in range(2)
     ]
     assert not any(member.joined for member in members)
@@ -125,3 +126,57 @@ async def test_a_member_counts_as_joined_once_its_group_has_assigned_it(
 
 async def _ignore(delivery: Delivery[ev.CheckpointStatus]) -> None:
     raise AssertionError(f"nothing was published, yet got {delivery.message}")
+
+
+async def test_one_member_consumes_several_topics_each_as_its_own_type(
+    kafka_config: KafkaConfig, producer: ProtoProducer
+) -> None:
+    topics = kafka_config.topics
+    await ensure_topics(kafka_config, topics.partitions())
+    await producer.send(topics.status, ev.CheckpointStatus(checkpoint_id="ck-1"), key="ck-1")
+    await producer.send(topics.checkpoints, ev.CheckpointDiscovered(checkpoint_id="ck-1"), "r")
+    types: dict[str, type[Message]] = {
+        topics.status: ev.CheckpointStatus,
+        topics.checkpoints: ev.CheckpointDiscovered,
+    }
+    consumer: ProtoConsumer[Message] = ProtoConsumer(kafka_config, types, "sinks", producer)
+    seen: list[Delivery[Message]] = []
+
+    async def keep(batch: list[Delivery[Message]]) -> None:
+        seen.extend(batch)
+
+    await consumer.start()
+    try:
+        for _ in range(40):
+            if len(seen) == 2:
+                break
+            await consumer.poll_batch(keep, timeout_ms=250)
+    finally:
+        await consumer.stop()
+    assert sorted((d.topic, type(d.message).__name__) for d in seen) == [
+        (topics.checkpoints, "CheckpointDiscovered"),
+        (topics.status, "CheckpointStatus"),
+    ]
+
+
+async def test_a_tail_replays_its_topics_in_the_order_it_was_given_them(
+    kafka_config: KafkaConfig, producer: ProtoProducer
+) -> None:
+    """The orchestrator replays checkpoints before their statuses, whichever came first."""
+    topics = kafka_config.topics
+    await ensure_topics(kafka_config, topics.partitions())
+    for step in range(3):
+        status = ev.CheckpointStatus(checkpoint_id=f"ck-{step}", step=step)
+        await producer.send(topics.status, status, key="ck")
+    await producer.send(topics.checkpoints, ev.CheckpointDiscovered(checkpoint_id="ck-0"), "r")
+    tail: TopicTail[Message] = TopicTail(
+        kafka_config,
+        {topics.checkpoints: ev.CheckpointDiscovered, topics.status: ev.CheckpointStatus},
+    )
+    await tail.start()
+    try:
+        replay = await tail.read_to_end()
+    finally:
+        await tail.stop()
+    assert [d.topic for d in replay] == [topics.checkpoints] + [topics.status] * 3
+    assert [d.message.step for d in replay[1:]] == [0, 1, 2]  # type: ignore[attr-defined]

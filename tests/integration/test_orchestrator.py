@@ -80,7 +80,7 @@ async def serve_jobs(
     kafka: KafkaConfig, producer: ProtoProducer, jobs: list[ev.EvaluationJob], stop_after: int
 ) -> None:
     """Play the task-runner for `stop_after` jobs: check the endpoint, report a summary."""
-    consumer = ProtoConsumer(kafka, kafka.topics.jobs, "runners", ev.EvaluationJob, producer)
+    consumer = ProtoConsumer(kafka, {kafka.topics.jobs: ev.EvaluationJob}, "runners", producer)
     await consumer.start()
 
     async def handle(delivery: Delivery[ev.EvaluationJob]) -> None:

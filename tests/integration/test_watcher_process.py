@@ -100,8 +100,8 @@ async def test_watcher_process_publishes_complete_checkpoints_once(
     runs_file.write_text(json.dumps(runs))
     topics = kafka_config.topics
     await ensure_topics(kafka_config, {topics.checkpoints: 3, topics.status: 3})
-    checkpoints = Topic(TopicTail(kafka_config, topics.checkpoints, ev.CheckpointDiscovered))
-    statuses = Topic(TopicTail(kafka_config, topics.status, ev.CheckpointStatus))
+    checkpoints = Topic(TopicTail(kafka_config, {topics.checkpoints: ev.CheckpointDiscovered}))
+    statuses = Topic(TopicTail(kafka_config, {topics.status: ev.CheckpointStatus}))
     await checkpoints.tail.start()
     await statuses.tail.start()
     written = tmp_path / "written.jsonl"

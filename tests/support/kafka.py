@@ -29,7 +29,7 @@ async def consume_until(
     async def handle(delivery: Delivery[M]) -> None:
         received.append(delivery)
 
-    consumer = ProtoConsumer(config, topic, group, message_type, producer)
+    consumer = ProtoConsumer(config, {topic: message_type}, group, producer)
     await consumer.start()
     try:
         for _ in range(60):

@@ -48,7 +48,7 @@ def _describe(delivery: Delivery[ev.DeadLetter]) -> dict[str, object]:
 
 
 async def _letters(kafka: KafkaConfig, args: argparse.Namespace) -> list[Delivery[ev.DeadLetter]]:
-    tail = TopicTail(kafka, kafka.topics.dlq, ev.DeadLetter)
+    tail = TopicTail(kafka, {kafka.topics.dlq: ev.DeadLetter})
     await tail.start()
     try:
         letters = await tail.read_to_end()

@@ -7,7 +7,7 @@ with the record (or the record went to the dead-letter topic). Handlers must be 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Generic
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -40,7 +40,10 @@ class _JoinListener(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class ProtoConsumer(Generic[M]):
-    """A consumer-group member for one topic and message type, committing manually.
+    """A consumer-group member for some topics, each of one message type, committing manually.
+
+    A service that consumes several topics does so with one member (one fetch loop): the
+    local broker polls its storage for every fetch of every consumer, idle or not.
 
     Records that do not decode, fail `validate`, or make the handler raise anything but
     TransientError go to the dead-letter topic with the error, and consumption goes on. A
@@ -51,16 +54,15 @@ class ProtoConsumer(Generic[M]):
     def __init__(
         self,
         config: KafkaConfig,
-        topic: str,
+        types: Mapping[str, type[M]],
         group_id: str,
-        message_type: type[M],
         dead_letters: ProtoProducer,
         validate: Validator[M] | None = None,
         max_handling_s: float = 300.0,
     ) -> None:
         """`max_handling_s`: the longest one poll's records may take to handle before the
         group counts this member as stuck and gives its partitions to another."""
-        self.topic, self.group_id, self._type = topic, group_id, message_type
+        self.group_id, self._types = group_id, dict(types)
         self._dead_letters, self._dlq_topic = dead_letters, config.topics.dlq
         self._max_bytes = config.max_message_bytes
         self._validate = validate
@@ -77,7 +79,7 @@ class ProtoConsumer(Generic[M]):
         )
 
     async def start(self) -> None:
-        self._consumer.subscribe([self.topic], listener=self._listener)
+        self._consumer.subscribe(list(self._types), listener=self._listener)
         await self._consumer.start()
 
     @property
@@ -179,7 +181,7 @@ class ProtoConsumer(Generic[M]):
             raise ValueError(
                 f"record of {size} bytes exceeds KISEKI_KAFKA_MAX_MESSAGE_BYTES={self._max_bytes}"
             )
-        delivery = decode(record, self._type)
+        delivery = decode(record, self._types[record.topic])
         if self._validate is not None:
             self._validate(delivery.message)
         return delivery

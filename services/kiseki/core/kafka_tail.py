@@ -1,13 +1,16 @@
-"""Reading a whole topic from its beginning, without a consumer group.
+"""Reading whole topics from their beginning, without a consumer group.
 
-A service that derives its state from the log (level-triggered) replays the topic at every
-start, catches up to the end, then keeps following it. Nothing is committed; records that
-do not decode are logged and skipped (the group consumers dead-letter them).
+A service that derives its state from the log (level-triggered) replays its topics at every
+start, catches up to the end, then keeps following them. One tail follows several topics
+with one consumer: each consumer is a fetch loop the broker answers (the local broker polls
+its storage for each), so a service follows its topics with one. Nothing is committed;
+records that do not decode are logged and skipped (the group consumers dead-letter them).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Generic
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -20,8 +23,10 @@ log = logging.getLogger(__name__)
 
 
 class TopicTail(Generic[M]):
-    def __init__(self, config: KafkaConfig, topic: str, message_type: type[M]) -> None:
-        self.topic, self._type = topic, message_type
+    """`types`: each topic followed and the message type its records hold."""
+
+    def __init__(self, config: KafkaConfig, types: Mapping[str, type[M]]) -> None:
+        self._types = dict(types)
         self._consumer = AIOKafkaConsumer(
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -30,16 +35,19 @@ class TopicTail(Generic[M]):
         )
         self._partitions: list[TopicPartition] = []
 
-    async def start(self) -> None:
-        """Assign every partition of the topic (which must exist) from offset 0."""
-        await self._consumer.start()
-        partitions = self._consumer.partitions_for_topic(self.topic)
+    async def _partitions_of(self, topic: str) -> list[TopicPartition]:
+        partitions = self._consumer.partitions_for_topic(topic)
         if not partitions:
             await self._consumer._client.force_metadata_update()
-            partitions = self._consumer.partitions_for_topic(self.topic) or set()
+            partitions = self._consumer.partitions_for_topic(topic) or set()
         if not partitions:
-            raise KafkaError(f"topic {self.topic} does not exist")
-        self._partitions = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+            raise KafkaError(f"topic {topic} does not exist")
+        return [TopicPartition(topic, p) for p in sorted(partitions)]
+
+    async def start(self) -> None:
+        """Assign every partition of the topics (which must exist) from offset 0."""
+        await self._consumer.start()
+        self._partitions = [p for topic in self._types for p in await self._partitions_of(topic)]
         self._consumer.assign(self._partitions)
         await self._consumer.seek_to_beginning(*self._partitions)
 
@@ -52,7 +60,7 @@ class TopicTail(Generic[M]):
         for records in batches.values():
             for record in records:
                 try:
-                    deliveries.append(decode(record, self._type))
+                    deliveries.append(decode(record, self._types[record.topic]))
                 except ValueError as error:
                     log.warning("skipping an undecodable record", extra={"error": str(error)})
         return deliveries
@@ -65,8 +73,10 @@ class TopicTail(Generic[M]):
         return True
 
     async def read_to_end(self) -> list[Delivery[M]]:
-        """Everything in the topic now: the replay a restarted service rebuilds from."""
+        """Everything in the topics now: the replay a restarted service rebuilds from, topic
+        by topic in the order the tail was given them (each partition's records in order)."""
         deliveries: list[Delivery[M]] = []
         while not await self.caught_up():
             deliveries.extend(await self.read())
-        return deliveries
+        rank = {topic: index for index, topic in enumerate(self._types)}
+        return sorted(deliveries, key=lambda delivery: rank[delivery.topic])

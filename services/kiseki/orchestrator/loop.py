@@ -42,17 +42,20 @@ class Orchestrator:
         self._producer = ProtoProducer(kafka, "kiseki-orchestrator")
         self._busy: dict[str, asyncio.Task[None]] = {}
 
-    async def _tails(self) -> tuple[TopicTail[Any], ...]:
+    async def _tail(self) -> TopicTail[Any]:
         topics = self.topics
         await ensure_topics(self.kafka, topics.partitions(self.config.job_partitions))
-        tails = (
-            TopicTail(self.kafka, topics.checkpoints, ev.CheckpointDiscovered),
-            TopicTail(self.kafka, topics.status, ev.CheckpointStatus),
-            TopicTail(self.kafka, topics.results, ev.JobResults),
+        # Replayed in this order: a status or a summary applies to a checkpoint already known.
+        tail: TopicTail[Any] = TopicTail(
+            self.kafka,
+            {
+                topics.checkpoints: ev.CheckpointDiscovered,
+                topics.status: ev.CheckpointStatus,
+                topics.results: ev.JobResults,
+            },
         )
-        for tail in tails:
-            await tail.start()
-        return tails
+        await tail.start()
+        return tail
 
     def _apply(self, message: Any) -> None:
         if isinstance(message, ev.CheckpointDiscovered):
@@ -168,39 +171,35 @@ class Orchestrator:
             for delivery in await tail.read(timeout_ms=1000):
                 await inbox.put(delivery.message)
 
-    async def _follow(self, tails: tuple[TopicTail[Any], ...], context: ServiceContext) -> None:
+    async def _follow(self, tail: TopicTail[Any], context: ServiceContext) -> None:
         """React to a record on any topic at once; schedule at least every tick."""
         inbox: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.config.inbox_records)
-        pumps = [asyncio.create_task(self._pump(tail, inbox)) for tail in tails]
+        pump = asyncio.create_task(self._pump(tail, inbox))
         try:
             while not context.stopping.is_set():
                 with contextlib.suppress(TimeoutError):
                     self._apply(await asyncio.wait_for(inbox.get(), self.config.tick_s))
                     while not inbox.empty():
                         self._apply(inbox.get_nowait())
-                for pump in pumps:
-                    if pump.done():
-                        pump.result()  # a broken tail stops the service; the supervisor restarts it
+                if pump.done():
+                    pump.result()  # a broken tail stops the service; the supervisor restarts it
                 self._schedule()
         finally:
-            for pump in pumps:
-                pump.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
+            pump.cancel()
+            await asyncio.gather(pump, return_exceptions=True)
 
     async def run(self, context: ServiceContext) -> None:
         await self._producer.start()
-        tails = await self._tails()
+        tail = await self._tail()
         try:
-            for tail in tails:
-                for delivery in await tail.read_to_end():
-                    self._apply(delivery.message)
+            for delivery in await tail.read_to_end():
+                self._apply(delivery.message)
             await self.deployer.start()
             await self._resume()
             context.health.set_ready(True)
-            await self._follow(tails, context)
+            await self._follow(tail, context)
         finally:
             for task in list(self._busy.values()):
                 task.cancel()
-            for tail in tails:
-                await tail.stop()
+            await tail.stop()
             await self._producer.stop()

@@ -22,7 +22,7 @@ STATUS_PARTITIONS = 3  # as the watcher and orchestrator create it
 class FinishedCheckpoints:
     def __init__(self, kafka: KafkaConfig) -> None:
         self.kafka = kafka
-        self._tail = TopicTail(kafka, kafka.topics.status, ev.CheckpointStatus)
+        self._tail = TopicTail(kafka, {kafka.topics.status: ev.CheckpointStatus})
         self._latest: dict[str, tuple[int, int]] = {}  # checkpoint id → (changed_at ns, state)
 
     async def start(self) -> None:

@@ -128,9 +128,8 @@ class TaskRunner:
         await self.finished.start()
         consumer = ProtoConsumer(
             self.kafka,
-            self.kafka.topics.jobs,
+            {self.kafka.topics.jobs: ev.EvaluationJob},
             self.config.group_id,
-            ev.EvaluationJob,
             self._producer,
             validate_job,
             max_handling_s=self.config.max_job_s,

@@ -1,10 +1,13 @@
-"""The sink's loop: one consumer per topic, batched inserts, back-off while the store is down."""
+"""The sink's loop: one consumer for its topics, batched inserts, back-off while the store
+is down."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -19,28 +22,36 @@ from kiseki.v1 import events_pb2 as ev
 
 log = logging.getLogger(__name__)
 
+Write = Callable[[list[Delivery[Any]]], Awaitable[None]]
+
+
+def routed(writes: dict[str, Write]) -> Write:
+    """One fetch holds records of several topics: each topic's records go to its table in
+    one insert. A failure rewinds the whole fetch; inserts are idempotent, so the topics
+    already written take the records again harmlessly."""
+
+    async def write(deliveries: list[Delivery[Message]]) -> None:
+        by_topic: dict[str, list[Delivery[Message]]] = defaultdict(list)
+        for delivery in deliveries:
+            by_topic[delivery.topic].append(delivery)
+        for topic, batch in by_topic.items():
+            await writes[topic](batch)
+
+    return write
+
 
 async def _drain(
-    consumer: ProtoConsumer[Message],
-    write: Callable[[list[Delivery[Message]]], Awaitable[None]],
-    config: SinkConfig,
-    context: ServiceContext,
-    failing: set[str],
-    consumers: list[ProtoConsumer[Message]],
+    consumer: ProtoConsumer[Message], write: Write, config: SinkConfig, context: ServiceContext
 ) -> None:
-    """`failing`: the topics whose inserts fail now, shared by every drain, so one topic's
-    empty polls do not report the sink ready while another's inserts are refused. Ready also
-    waits for every consumer to have joined its group: until then results would wait."""
+    """Ready once the consumer has joined its group (until then results would wait) and
+    while inserts succeed."""
     backoff = 0.5
     while not context.stopping.is_set():
         try:
             await consumer.poll_batch(write, config.poll_timeout_ms, config.max_batch_records)
             backoff = 0.5
-            failing.discard(consumer.topic)
-            if not failing and all(c.joined for c in consumers):
-                context.health.set_ready(True)
+            context.health.set_ready(consumer.joined)
         except TransientError as error:
-            failing.add(consumer.topic)
             context.health.set_ready(False, f"store unavailable: {error}")
             log.warning("store unavailable; retrying", extra={"in_s": backoff, "error": str(error)})
             await asyncio.sleep(backoff)
@@ -58,28 +69,20 @@ async def run_sink(
     await ensure_topics(kafka, topics.partitions())
     dead_letters = ProtoProducer(kafka, "kiseki-sink")
     await dead_letters.start()
-    routes: list[tuple[str, type[Message], Callable[..., Awaitable[None]]]] = [
-        (topics.results, ev.JobResults, writer.write_results),
-        (topics.status, ev.CheckpointStatus, writer.write_status),
-        (topics.checkpoints, ev.CheckpointDiscovered, writer.write_checkpoints),
-    ]
-    # A group per topic: members of one group with different subscriptions rebalance each
-    # other at every start for nothing.
-    consumers = [
-        ProtoConsumer(kafka, topic, f"{config.group_id}.{topic}", message_type, dead_letters)
-        for topic, message_type, _ in routes
-    ]
-    failing: set[str] = set()
+    types: dict[str, type[Message]] = {
+        topics.results: ev.JobResults,
+        topics.status: ev.CheckpointStatus,
+        topics.checkpoints: ev.CheckpointDiscovered,
+    }
+    writes: dict[str, Write] = {
+        topics.results: writer.write_results,
+        topics.status: writer.write_status,
+        topics.checkpoints: writer.write_checkpoints,
+    }
+    consumer = ProtoConsumer(kafka, types, config.group_id, dead_letters)
     try:
-        for consumer in consumers:
-            await consumer.start()
-        await asyncio.gather(
-            *(
-                _drain(c, write, config, context, failing, consumers)
-                for c, (_, _, write) in zip(consumers, routes, strict=True)
-            )
-        )
+        await consumer.start()
+        await _drain(consumer, routed(writes), config, context)
     finally:
-        for consumer in consumers:
-            await consumer.stop()
+        await consumer.stop()
         await dead_letters.stop()

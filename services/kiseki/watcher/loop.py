@@ -45,7 +45,7 @@ PARTITIONS = 3
 
 async def read_published(kafka: KafkaConfig) -> dict[str, dict[str, int]]:
     """Per run: directory name → step of every checkpoint in the checkpoints topic."""
-    tail = TopicTail(kafka, kafka.topics.checkpoints, ev.CheckpointDiscovered)
+    tail = TopicTail(kafka, {kafka.topics.checkpoints: ev.CheckpointDiscovered})
     await tail.start()
     try:
         published: dict[str, dict[str, int]] = {}
