@@ -254,3 +254,37 @@ async def test_a_load_while_the_server_stops_waits_for_its_restart(
 
 async def _exists(path: Path) -> bool:
     return await asyncio.to_thread(path.exists)
+
+
+def _servers_under(directory: Path) -> list[int]:
+    """Pids of tritonserver processes whose command line names `directory`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"tritonserver" in command and str(directory).encode() in command:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_stopping_while_the_watchdog_restarts_the_server_leaves_none(
+    tmp_path: Path,
+) -> None:
+    """A SIGTERM can come while the watchdog starts a new server: that one stops too."""
+    manager = LocalEndpointManager(tmp_path)
+    manager.watch_interval_s = 0.1
+    await manager.start()
+    server = manager._server
+    assert server is not None
+    os.killpg(server.process.pid, signal.SIGKILL)
+    server.process._proc.wait()
+
+    async def restarting() -> bool:  # a new server process, not ready yet
+        return bool(_servers_under(tmp_path)) and not manager._server.process.alive()  # type: ignore[union-attr]
+
+    await poll_until_async(restarting, timeout_s=30, interval_s=0.02)
+    await manager.stop()
+    assert _servers_under(tmp_path) == []

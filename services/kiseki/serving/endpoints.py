@@ -75,6 +75,7 @@ class LocalEndpointManager:
         self._server_lock = asyncio.Lock()
         self._state_file = workdir / "tritonserver.json"
         self._watchdog: asyncio.Task[None] | None = None
+        self._starting: asyncio.Task[LocalTriton] | None = None
         self.watch_interval_s = 1.0
 
     @property
@@ -102,6 +103,14 @@ class LocalEndpointManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog
             self._watchdog = None
+        if self._starting is not None:
+            # A start whose caller was cancelled (the watchdog, just now) runs on in its
+            # thread: its server would outlive this manager.
+            with contextlib.suppress(Exception):
+                started = await self._starting
+                if started is not self._server:
+                    await asyncio.to_thread(started.stop)
+            self._starting = None
         if self._server is not None:
             await asyncio.to_thread(self._server.stop)
             self._server = None
@@ -138,9 +147,10 @@ class LocalEndpointManager:
                     extra={"log": str(self._server.process.log_path)},
                 )
                 port = self._server.grpc_port
-            self._server = await asyncio.to_thread(
-                start_triton, self.workdir, self.repository, grpc_port=port
+            self._starting = asyncio.create_task(
+                asyncio.to_thread(start_triton, self.workdir, self.repository, grpc_port=port)
             )
+            self._server = await asyncio.shield(self._starting)
             state = {"pid": self._server.process.pid, "grpc_port": self._server.grpc_port}
             self._state_file.write_text(json.dumps(state))
             for name in list(self._loaded):
