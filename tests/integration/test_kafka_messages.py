@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from google.protobuf.message import Message
 
 from kiseki.core.kafka import Delivery, ProtoProducer, TransientError, ensure_topics
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
-from kiseki.core.kafka_tail import TopicTail
+from kiseki.core.kafka_tail import LATEST, TopicTail
 from kiseki.v1 import events_pb2 as ev
 from support.kafka import consume_all
 from support.messages import SAMPLE_MESSAGES
@@ -180,3 +181,60 @@ async def test_a_tail_replays_its_topics_in_the_order_it_was_given_them(
         await tail.stop()
     assert [d.topic for d in replay] == [topics.checkpoints] + [topics.status] * 3
     assert [d.message.step for d in replay[1:]] == [0, 1, 2]  # type: ignore[attr-defined]
+
+
+async def test_a_tail_passes_over_the_records_it_does_not_want_without_decoding_them(
+    kafka_config: KafkaConfig, producer: ProtoProducer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The orchestrator reads the results of the checkpoints in flight and no others."""
+    topic = kafka_config.topics.results
+    await ensure_topics(kafka_config, kafka_config.topics.partitions())
+    for job in range(3):
+        results = ev.JobResults(summary=ev.JobSummary(job_id=f"old-{job}", checkpoint_id="old"))
+        await producer.send(topic, results, key="old")
+    raw = AIOKafkaProducer(bootstrap_servers=kafka_config.bootstrap_servers)
+    await raw.start()
+    try:
+        await raw.send_and_wait(topic, b"\xff\xff not protobuf", key=b"old")
+    finally:
+        await raw.stop()
+    live = ev.JobResults(summary=ev.JobSummary(job_id="live-0", checkpoint_id="live"))
+    await producer.send(topic, live, key="live")
+    tail: TopicTail[ev.JobResults] = TopicTail(
+        kafka_config, {topic: ev.JobResults}, wanted=lambda _topic, key: key == b"live"
+    )
+    await tail.start()
+    try:
+        batches = [batch async for batch in tail.replay()]
+    finally:
+        await tail.stop()
+    assert [d.message.summary.job_id for batch in batches for d in batch] == ["live-0"]
+    assert "undecodable" not in caplog.text
+
+
+@pytest.mark.parametrize("broker", ["apache_kafka"], indirect=True)
+async def test_a_replay_can_start_a_topic_at_a_time(kafka_config: KafkaConfig) -> None:
+    """The orchestrator replays results from when its earliest evaluation in flight was asked
+    for, and none when none is in flight. (Tansu answers a time lookup with offset 0: the
+    whole topic is replayed, and the summaries from before are dropped by their time.)"""
+    topics = kafka_config.topics
+    await ensure_topics(kafka_config, topics.partitions())
+    raw = AIOKafkaProducer(bootstrap_servers=kafka_config.bootstrap_servers)
+    await raw.start()
+    try:
+        for sent_ms in (1000, 2000, 3000):
+            for topic in (topics.results, topics.status):
+                status = ev.CheckpointStatus(checkpoint_id=f"at-{sent_ms}")
+                await raw.send_and_wait(topic, status.SerializeToString(), timestamp_ms=sent_ms)
+    finally:
+        await raw.stop()
+    tail: TopicTail[ev.CheckpointStatus] = TopicTail(
+        kafka_config, {topics.results: ev.CheckpointStatus, topics.status: ev.CheckpointStatus}
+    )
+    since = {topics.results: 2500, topics.status: LATEST}
+    await tail.start()
+    try:
+        replay = [d async for batch in tail.replay(since.get) for d in batch]
+    finally:
+        await tail.stop()
+    assert [(d.topic, d.message.checkpoint_id) for d in replay] == [(topics.results, "at-3000")]

@@ -36,6 +36,7 @@ class Delivery(Generic[M]):
     topic: str
     partition: int
     offset: int
+    timestamp_ms: int = 0  # when the producer sent it (its clock)
 
 
 class ProtoProducer:
@@ -92,7 +93,9 @@ def decode(record: ConsumerRecord[bytes, bytes], message_type: type[M]) -> Deliv
     except DecodeError as error:
         raise ValueError(f"not a valid {expected}: {error}") from None
     key = record.key.decode(errors="replace") if record.key is not None else ""
-    return Delivery(message, key, headers, record.topic, record.partition, record.offset)
+    return Delivery(
+        message, key, headers, record.topic, record.partition, record.offset, record.timestamp
+    )
 
 
 async def ensure_topics(config: KafkaConfig, partitions: dict[str, int]) -> None:
