@@ -25,6 +25,7 @@ from kiseki.orchestrator.config import OrchestratorConfig
 from kiseki.orchestrator.control import ControlService
 from kiseki.orchestrator.deployer import LocalTritonDeployer
 from kiseki.orchestrator.loop import Orchestrator
+from kiseki.orchestrator.planner import plan_jobs
 from kiseki.orchestrator.policy import parse_policies
 from kiseki.serving.client import ScoringClient
 from kiseki.serving.endpoints import LocalEndpointManager
@@ -193,3 +194,53 @@ async def test_checkpoints_are_evaluated_within_budget_and_across_a_restart(
         # The first manager's watchdog outlives its cancelled orchestrator in this one event
         # loop (a crashed process takes it along): it restarts the server the second killed.
         await first.deployer.close()
+
+
+async def say(producer: ProtoProducer, kafka: KafkaConfig, checkpoint_id: str, state: int) -> None:
+    status = ev.CheckpointStatus(checkpoint_id=checkpoint_id, state=state)  # type: ignore[arg-type]
+    status.changed_at.GetCurrentTime()
+    await producer.send(kafka.topics.status, status, key=checkpoint_id)
+
+
+@pytest.mark.parametrize("broker", ["tansu"], indirect=True)
+async def test_a_backfill_cut_short_by_a_restart_still_evaluates_every_job(
+    kafka_config: KafkaConfig,
+    producer: ProtoProducer,
+    tiny_checkpoints: dict[int, Path],
+    tmp_path: Path,
+) -> None:
+    """The log as an orchestrator left it when it died deploying a backfill: the summaries
+    of the first evaluation are in it, and must not count for the second."""
+    topics = kafka_config.topics
+    checkpoint = discovered("run", 60, tiny_checkpoints[60])
+    ck = checkpoint.checkpoint_id
+    await producer.send(topics.checkpoints, checkpoint, key="run")
+    await say(producer, kafka_config, ck, ev.CHECKPOINT_STATE_EVALUATING)
+    policy = parse_policies(POLICY).for_run("run")
+    assert policy is not None
+    for job in plan_jobs(checkpoint, policy, "gone:1", ck):
+        summary = ev.JobSummary(job_id=job.job_id, checkpoint_id=ck, num_samples=1)
+        await producer.send(topics.results, ev.JobResults(summary=summary), key=ck)
+    for state in (ev.CHECKPOINT_STATE_DONE, ev.CHECKPOINT_STATE_DISCOVERED):
+        await say(producer, kafka_config, ck, state)
+    await say(producer, kafka_config, ck, ev.CHECKPOINT_STATE_DEPLOYING)  # then it died
+
+    restarted = RunningOrchestrator(kafka_config, tmp_path / "orchestrator")
+    backfilled: list[ev.EvaluationJob] = []
+    runner = asyncio.create_task(serve_jobs(kafka_config, producer, backfilled, stop_after=4))
+    try:
+
+        async def done() -> bool:
+            assert not runner.done() or runner.exception() is None
+            view = restarted.orchestrator.fleet.views.get(ck)  # None until the replay
+            return view is not None and view.state == ev.CHECKPOINT_STATE_DONE
+
+        await poll_until_async(done, timeout_s=120, interval_s=0.2)
+        expected = {(d, s) for d in ("jnli", "jamp") for s in range(2)}
+        assert {(job.dataset, job.shard_index) for job in backfilled} == expected
+        assert len(backfilled) == 4
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await restarted.stop()
+        await restarted.deployer.close()

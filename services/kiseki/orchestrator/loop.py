@@ -10,9 +10,9 @@ import zlib
 from collections.abc import Coroutine
 from typing import Any
 
-from kiseki.core.kafka import ProtoProducer, ensure_topics
+from kiseki.core.kafka import Delivery, ProtoProducer, ensure_topics
 from kiseki.core.kafka_config import KafkaConfig
-from kiseki.core.kafka_tail import TopicTail
+from kiseki.core.kafka_tail import LATEST, TopicTail
 from kiseki.core.service import ServiceContext
 from kiseki.orchestrator.config import OrchestratorConfig
 from kiseki.orchestrator.deployer import Deployer, DeployError
@@ -53,17 +53,37 @@ class Orchestrator:
                 topics.status: ev.CheckpointStatus,
                 topics.results: ev.JobResults,
             },
+            wanted=self._wanted,
         )
         await tail.start()
         return tail
 
-    def _apply(self, message: Any) -> None:
+    def _wanted(self, topic: str, key: bytes | None) -> bool:
+        """Results matter only while their checkpoint is being evaluated: the results of
+        every other checkpoint (all samples ever scored) are passed over undecoded."""
+        if topic != self.topics.results:
+            return True
+        return key is not None and self.fleet.evaluating(key.decode(errors="replace"))
+
+    def _replay_since(self, topic: str) -> int | None:
+        """Results sent before the earliest evaluation in flight was asked for count for
+        none (see Fleet.apply_summary), so the replay starts there."""
+        if topic != self.topics.results:
+            return None
+        first = self.fleet.first_request_ms()
+        return LATEST if first is None else first
+
+    def _apply(self, delivery: Delivery[Any], replayed: bool = False) -> None:
+        message = delivery.message
         if isinstance(message, ev.CheckpointDiscovered):
             self.fleet.add_checkpoint(message)
         elif isinstance(message, ev.CheckpointStatus):
             self.fleet.apply_status(message)
         elif isinstance(message, ev.JobResults):
-            self.fleet.apply_summary(message.summary)
+            # Replayed after every status: the sender's time tells a summary from before
+            # a backfill from one of the backfill itself.
+            sent_ns = delivery.timestamp_ms * 1_000_000 if replayed else None
+            self.fleet.apply_summary(message.summary, sent_ns)
 
     async def publish_status(self, view: CheckpointView, state: int, reason: str = "") -> None:
         status = ev.CheckpointStatus(
@@ -166,14 +186,14 @@ class Orchestrator:
                 self._spawn(view, self._evaluate(view))
 
     @staticmethod
-    async def _pump(tail: TopicTail[Any], inbox: asyncio.Queue[Any]) -> None:
+    async def _pump(tail: TopicTail[Any], inbox: asyncio.Queue[Delivery[Any]]) -> None:
         while True:
             for delivery in await tail.read(timeout_ms=1000):
-                await inbox.put(delivery.message)
+                await inbox.put(delivery)
 
     async def _follow(self, tail: TopicTail[Any], context: ServiceContext) -> None:
         """React to a record on any topic at once; schedule at least every tick."""
-        inbox: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.config.inbox_records)
+        inbox: asyncio.Queue[Delivery[Any]] = asyncio.Queue(maxsize=self.config.inbox_records)
         pump = asyncio.create_task(self._pump(tail, inbox))
         try:
             while not context.stopping.is_set():
@@ -188,12 +208,22 @@ class Orchestrator:
             pump.cancel()
             await asyncio.gather(pump, return_exceptions=True)
 
-    async def run(self, context: ServiceContext) -> None:
-        await self._producer.start()
+    async def rebuild(self) -> TopicTail[Any]:
+        """The view the log leaves, replayed a batch at a time; returns the tail to follow."""
         tail = await self._tail()
         try:
-            for delivery in await tail.read_to_end():
-                self._apply(delivery.message)
+            async for batch in tail.replay(self._replay_since):
+                for delivery in batch:
+                    self._apply(delivery, replayed=True)
+        except BaseException:
+            await tail.stop()
+            raise
+        return tail
+
+    async def run(self, context: ServiceContext) -> None:
+        await self._producer.start()
+        tail = await self.rebuild()
+        try:
             await self.deployer.start()
             await self._resume()
             context.health.set_ready(True)

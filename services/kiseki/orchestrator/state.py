@@ -25,6 +25,8 @@ class CheckpointView:
     done: set[str] = field(default_factory=set)
     failures: dict[str, str] = field(default_factory=dict)
     retries: int = 0  # times the failed jobs were sent again (since this process started)
+    # When the current evaluation was asked for (ns since the epoch): the latest DISCOVERED.
+    requested_at_ns: int = 0
 
     @property
     def all_jobs_reported(self) -> bool:
@@ -45,13 +47,30 @@ class Fleet:
         """Take a status change unless the view already holds a newer one (our own
         changes are applied when made, before the log plays them back)."""
         view = self.views.get(status.checkpoint_id)
+        if view is None:
+            return
         changed_at_ns = status.changed_at.ToNanoseconds()
-        if view is not None and changed_at_ns >= view.changed_at_ns:
+        if status.state == ev.CHECKPOINT_STATE_DISCOVERED:
+            view.requested_at_ns = max(view.requested_at_ns, changed_at_ns)
+        if changed_at_ns >= view.changed_at_ns:
             view.state, view.reason, view.changed_at_ns = status.state, status.reason, changed_at_ns
 
-    def apply_summary(self, summary: ev.JobSummary) -> None:
+    def evaluating(self, checkpoint_id: str) -> bool:
+        view = self.views.get(checkpoint_id)
+        return view is not None and view.state in ACTIVE
+
+    def first_request_ms(self) -> int | None:
+        """When the earliest evaluation in flight was asked for (ms); None: none in flight."""
+        in_flight = self.active()
+        if not in_flight:
+            return None
+        return min(view.requested_at_ns for view in in_flight) // 1_000_000
+
+    def apply_summary(self, summary: ev.JobSummary, sent_at_ns: int | None = None) -> None:
+        """`sent_at_ns`, when known, drops a summary sent before the evaluation now asked
+        for (a backfill evaluates again the jobs an earlier evaluation did)."""
         view = self.views.get(summary.checkpoint_id)
-        if view is None:
+        if view is None or (sent_at_ns is not None and sent_at_ns < view.requested_at_ns):
             return
         if summary.failed:
             # A redelivered job that failed (its endpoint already torn down, say) does not

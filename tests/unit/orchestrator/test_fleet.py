@@ -23,3 +23,55 @@ def test_a_failed_redelivery_does_not_undo_a_done_job() -> None:
     fleet.apply_summary(_summary("j2", failed=False))
     assert view.done == {"j1", "j2"}
     assert view.failures == {}
+
+
+def _status(state: int, at_s: int) -> ev.CheckpointStatus:
+    status = ev.CheckpointStatus(checkpoint_id="c", state=state)  # type: ignore[arg-type]
+    status.changed_at.FromSeconds(at_s)
+    return status
+
+
+def test_a_replayed_summary_from_before_a_backfill_does_not_count_for_it() -> None:
+    fleet = Fleet()
+    view = fleet.add_checkpoint(ev.CheckpointDiscovered(checkpoint_id="c", run_id="r"))
+    for state, at_s in [
+        (ev.CHECKPOINT_STATE_DISCOVERED, 100),
+        (ev.CHECKPOINT_STATE_DONE, 200),
+        (ev.CHECKPOINT_STATE_DISCOVERED, 300),  # the backfill
+        (ev.CHECKPOINT_STATE_EVALUATING, 310),
+    ]:
+        fleet.apply_status(_status(state, at_s))
+    assert fleet.evaluating("c")
+    fleet.apply_summary(_summary("j1", failed=False), sent_at_ns=150 * 10**9)
+    fleet.apply_summary(_summary("j2", failed=False), sent_at_ns=320 * 10**9)
+    assert view.done == {"j2"}
+    # Followed live (no sender time), a summary counts: the backfill cleared the view itself.
+    fleet.apply_summary(_summary("j1", failed=False))
+    assert view.done == {"j1", "j2"}
+
+
+def test_only_checkpoints_being_evaluated_want_results() -> None:
+    fleet = Fleet()
+    fleet.add_checkpoint(ev.CheckpointDiscovered(checkpoint_id="c", run_id="r"))
+    assert not fleet.evaluating("c")
+    assert not fleet.evaluating("unknown")
+    for state, at_s in [(ev.CHECKPOINT_STATE_DEPLOYING, 1), (ev.CHECKPOINT_STATE_READY, 2)]:
+        fleet.apply_status(_status(state, at_s))
+        assert fleet.evaluating("c")
+    fleet.apply_status(_status(ev.CHECKPOINT_STATE_DONE, 3))
+    assert not fleet.evaluating("c")
+
+
+def test_results_matter_from_the_earliest_request_in_flight() -> None:
+    fleet = Fleet()
+    assert fleet.first_request_ms() is None
+    for checkpoint_id, asked_s, state in [
+        ("a", 50, ev.CHECKPOINT_STATE_DONE),
+        ("b", 70, ev.CHECKPOINT_STATE_EVALUATING),
+        ("c", 90, ev.CHECKPOINT_STATE_DEPLOYING),
+    ]:
+        fleet.add_checkpoint(ev.CheckpointDiscovered(checkpoint_id=checkpoint_id))
+        for status in (_status(ev.CHECKPOINT_STATE_DISCOVERED, asked_s), _status(state, 100)):
+            status.checkpoint_id = checkpoint_id
+            fleet.apply_status(status)
+    assert fleet.first_request_ms() == 70_000
