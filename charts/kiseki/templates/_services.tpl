@@ -36,6 +36,19 @@
   value: 0.0.0.0
 - name: KISEKI_CONTROL_PORT
   value: "50051"
+{{- with .Values.control }}
+{{- if .tokenSecret }}
+- name: KISEKI_CONTROL_TOKEN
+  valueFrom:
+    secretKeyRef: {name: {{ .tokenSecret | quote }}, key: {{ .tokenKey | quote }}}
+{{- end }}
+{{- if .tlsSecret }}
+- name: KISEKI_CONTROL_TLS_CERT
+  value: /etc/kiseki/control-tls/tls.crt
+- name: KISEKI_CONTROL_TLS_KEY
+  value: /etc/kiseki/control-tls/tls.key
+{{- end }}
+{{- end }}
 - name: KISEKI_DEPLOYER
   value: kubernetes
 - name: KISEKI_K8S_NAMESPACE
@@ -91,9 +104,16 @@
 {{- end -}}
 {{- define "kiseki.volumes.orchestrator" -}}
 {{ include "kiseki.configVolume" . }}
+{{- if .Values.control.tlsSecret }}
+- name: control-tls
+  secret: {secretName: {{ .Values.control.tlsSecret | quote }}}
+{{- end }}
 {{- end -}}
 {{- define "kiseki.mounts.orchestrator" -}}
 - {name: config, mountPath: /etc/kiseki/config, readOnly: true}
+{{- if .Values.control.tlsSecret }}
+- {name: control-tls, mountPath: /etc/kiseki/control-tls, readOnly: true}
+{{- end }}
 {{- end -}}
 
 {{- define "kiseki.env.runner" -}}

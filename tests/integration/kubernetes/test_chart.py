@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from kiseki.core.config import load_config
+from kiseki.core.grpc_auth import GrpcAuthConfig
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceConfig
 from kiseki.core.store.config import StoreConfig
@@ -117,6 +118,16 @@ def test_example_values_use_secrets_kserve_and_gpus() -> None:
         == "kiseki-kafka-user"
     )
     assert env["KISEKI_K8S_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert env["KISEKI_CONTROL_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "kiseki-control",
+        "key": "token",
+    }
+    pod = orchestrator["spec"]["template"]["spec"]
+    (tls,) = [v for v in pod["volumes"] if v["name"] == "control-tls"]
+    assert tls["secret"]["secretName"] == "kiseki-control-tls"
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert env["KISEKI_CONTROL_TLS_CERT"]["value"] == f"{mounts['control-tls']}/tls.crt"
+    assert env["KISEKI_CONTROL_TLS_KEY"]["value"] == f"{mounts['control-tls']}/tls.key"
     sink = next(
         d for d in _by_kind(objects, "Deployment") if d["metadata"]["name"] == "kiseki-sink"
     )
@@ -153,7 +164,13 @@ def test_server_side_dry_run_apply_of_everything_rendered(
 
 SERVICE_CONFIGS: dict[str, tuple[type, ...]] = {
     "watcher": (ServiceConfig, KafkaConfig, WatcherConfig),
-    "orchestrator": (ServiceConfig, KafkaConfig, OrchestratorConfig, KubernetesConfig),
+    "orchestrator": (
+        ServiceConfig,
+        KafkaConfig,
+        OrchestratorConfig,
+        KubernetesConfig,
+        GrpcAuthConfig,
+    ),
     "runner": (ServiceConfig, KafkaConfig, RunnerConfig),
     "sink": (ServiceConfig, KafkaConfig, SinkConfig, StoreConfig),
 }
@@ -180,7 +197,11 @@ def test_every_service_reads_its_settings_from_the_rendered_environment(variant:
         if component == "orchestrator" and variant == "trtllm":
             assert load_config(TrtllmConfig, environ).validate().tensor_parallel == 1
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
-        for variable in ("KISEKI_WATCH_RUNS_FILE", "KISEKI_POLICY_FILE"):
+        if component == "orchestrator":
+            auth = load_config(GrpcAuthConfig, environ)
+            assert bool(auth.token) == bool(auth.tls_cert) == (variant == "example")
+        files = ("KISEKI_WATCH_RUNS_FILE", "KISEKI_POLICY_FILE", "KISEKI_CONTROL_TLS_CERT")
+        for variable in files:
             if variable in environ:
                 assert str(Path(environ[variable]).parent) in mounts
 
@@ -195,3 +216,4 @@ def test_helm_install_dry_run_against_the_server_prints_the_notes(
     assert "STATUS: pending-install" in done.stdout
     assert f"helm test kiseki -n {namespace}" in done.stdout  # NOTES.txt, rendered
     assert "KServe InferenceService (RawDeployment)" in done.stdout
+    assert "KISEKI_CONTROL_TOKEN set to the token in Secret kiseki-control" in done.stdout
