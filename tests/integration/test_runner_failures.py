@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from kiseki.core.health import Health
 from kiseki.core.kafka import ProtoProducer
@@ -15,10 +16,12 @@ from kiseki.core.service import ServiceContext
 from kiseki.local.process import free_port
 from kiseki.runner.config import RunnerConfig
 from kiseki.runner.evaluate import Emit
+from kiseki.runner.finished import FinishedCheckpoints
 from kiseki.runner.loop import TaskRunner
 from kiseki.serving.client import ScoringClient
 from kiseki.v1 import events_pb2 as ev
 from support.kafka import consume_all
+from support.polling import poll_until_async
 
 CONFIG = RunnerConfig(datasets_dir=Path("unused"), max_attempts=2, first_backoff_s=0.05)
 
@@ -92,3 +95,34 @@ async def test_a_job_of_a_finished_checkpoint_is_skipped(kafka_config: KafkaConf
         context.stopping.set()
         await asyncio.wait_for(task, 30)
         await producer.stop()
+
+
+async def test_a_backfill_makes_a_finished_checkpoint_unfinished_at_once(
+    kafka_config: KafkaConfig,
+) -> None:
+    """The consumer fetches no further while a record waits in its buffer: a DONE fetched
+    before the backfill's DISCOVERED was answered alone, and the backfill's jobs skipped."""
+    producer = ProtoProducer(kafka_config, "test")
+    await producer.start()
+    finished = FinishedCheckpoints(kafka_config)
+    await finished.start()
+    consumer = finished._tail._consumer
+
+    async def say(state: int) -> None:
+        status = ev.CheckpointStatus(checkpoint_id="c", state=state)  # type: ignore[arg-type]
+        status.changed_at.GetCurrentTime()
+        await producer.send(kafka_config.topics.status, status, key="c")
+
+    try:
+        await say(ev.CHECKPOINT_STATE_DONE)
+        # The DONE is fetched into the buffer (the high watermark comes with it).
+        await poll_until_async(lambda: _any_fetched(consumer), timeout_s=30, interval_s=0.05)
+        await say(ev.CHECKPOINT_STATE_DISCOVERED)
+        assert not await finished.finished("c")
+    finally:
+        await finished.stop()
+        await producer.stop()
+
+
+async def _any_fetched(consumer: AIOKafkaConsumer) -> bool:
+    return any(consumer.highwater(partition) for partition in consumer.assignment())

@@ -41,6 +41,8 @@ class FinishedCheckpoints:
                 self._latest[status.checkpoint_id] = (changed_at, status.state)
 
     async def finished(self, checkpoint_id: str) -> bool:
-        """Whether the checkpoint's latest status, as of now, is DONE or FAILED."""
-        self._apply(await self._tail.read(timeout_ms=0))
+        """Whether the checkpoint's latest status, as of now, is DONE or FAILED. The tail is
+        read to its end first: what the consumer has buffered can be a DONE fetched before
+        the backfill's DISCOVERED, which it does not fetch until the buffer is read."""
+        self._apply(await self._tail.read_to_end())
         return self._latest.get(checkpoint_id, (0, 0))[1] in FINAL
