@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import tritonclient.grpc as triton
 
+from kiseki.cli import main as cli
 from kiseki.core.store import open_store
 from kiseki.evaluation.synthetic import write_all
 from kiseki.local.progress import checkpoint_states
@@ -49,6 +50,10 @@ def _runner_in_a_job(logs: Path) -> str | None:
     return None
 
 
+def _jobs_done(logs: Path) -> int:
+    return sum(log.read_text(errors="replace").count('"job done"') for log in logs.glob("runner-*"))
+
+
 def test_a_runner_killed_mid_job_loses_and_duplicates_nothing(
     tiny_checkpoints: dict[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -76,6 +81,14 @@ def test_a_runner_killed_mid_job_loses_and_duplicates_nothing(
         # The restarted runner rejoined its group and says so.
         poll_until(lambda: stack.not_ready() == [], timeout_s=120, interval_s=0.2)
         assert _models_loaded(settings.workdir / "orchestrator") == []
+        # A backfill of one suite of step 60 from the CLI: one job more, no row more.
+        jobs_done = _jobs_done(settings.workdir / "logs")
+        address = (settings.workdir / "control.address").read_text().strip()
+        argv = ["evaluate", "run", "--steps", "60", "--suites", "synth_qa", "--modes", "generate"]
+        assert cli([*argv, "--control", address]) == 0
+        assert _states(stack) == {"discovered": 1, "done": 1}
+        poll_until(lambda: _states(stack) == {"done": 2}, timeout_s=300, interval_s=0.2)
+        assert _jobs_done(settings.workdir / "logs") == jobs_done + 1
     finally:
         stack.stop()
     store = open_store(f"chdb:{settings.workdir / 'store'}")

@@ -14,12 +14,14 @@ import grpc
 import pytest
 import pytest_asyncio
 
+from kiseki.cli import main as cli
 from kiseki.core.grpc_server import GrpcServer
 from kiseki.core.health import Health
 from kiseki.core.ids import checkpoint_id
 from kiseki.core.kafka import Delivery, ProtoProducer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
+from kiseki.core.kafka_tail import TopicTail
 from kiseki.core.service import ServiceContext
 from kiseki.orchestrator.config import OrchestratorConfig
 from kiseki.orchestrator.control import ControlService
@@ -108,7 +110,9 @@ async def latest_states(kafka: KafkaConfig, orchestrator: Orchestrator) -> dict[
     return {v.checkpoint.step: v.state for v in orchestrator.fleet.views.values()}
 
 
-async def check_control_api(orchestrator: Orchestrator) -> None:
+async def check_control_api(
+    kafka: KafkaConfig, orchestrator: Orchestrator, capsys: pytest.CaptureFixture[str]
+) -> None:
     control = ControlService(orchestrator)
     server = GrpcServer(
         [lambda s: control_pb2_grpc.add_ControlServicer_to_server(control, s)],
@@ -132,6 +136,7 @@ async def check_control_api(orchestrator: Orchestrator) -> None:
                 ctl.GetCheckpointStatusRequest(checkpoint_id=ck60)
             )
             assert status.state == ev.CHECKPOINT_STATE_DONE
+            await check_explicit_requests(kafka, orchestrator, stub, server.port, capsys)
             watch = stub.WatchStatus(ctl.WatchStatusRequest(run_id="run"))
             backfill = await stub.RequestEvaluation(
                 ctl.RequestEvaluationRequest(run_id="run", steps=[60])
@@ -147,12 +152,63 @@ async def check_control_api(orchestrator: Orchestrator) -> None:
         await server.stop(grace_s=1)
 
 
+async def check_explicit_requests(
+    kafka: KafkaConfig,
+    orchestrator: Orchestrator,
+    stub: control_pb2_grpc.ControlStub,
+    port: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Step 7, which the policy skips, on one suite in one mode, asked for from the CLI."""
+    invalid = grpc.StatusCode.INVALID_ARGUMENT
+    for refused_request, code in [
+        (ctl.RequestEvaluationRequest(run_id="run", steps=[8]), grpc.StatusCode.NOT_FOUND),
+        (ctl.RequestEvaluationRequest(run_id="run", scoring_modes=[99]), invalid),  # type: ignore[list-item]
+        (ctl.RequestEvaluationRequest(run_id="run", suites=[" "]), invalid),
+    ]:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.RequestEvaluation(refused_request)
+        assert refused.value.code() == code
+    ck7 = next(v for v in orchestrator.fleet.views.values() if v.checkpoint.step == 7)
+    argv = ["evaluate", "run", "--steps", "7", "--suites", "jamp", "--modes", "loglikelihood"]
+    capsys.readouterr()
+    assert await asyncio.to_thread(cli, [*argv, "--control", f"127.0.0.1:{port}"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[:2] == [
+        "1 checkpoint(s) of run will be evaluated",
+        f"  {ck7.checkpoint.checkpoint_id}",
+    ]
+    tail = TopicTail(kafka, {kafka.topics.jobs: ev.EvaluationJob})
+    await tail.start()
+    seen: list[ev.EvaluationJob] = []
+    try:
+
+        async def ck7_jobs_published() -> bool:
+            seen.extend(d.message for d in await tail.read(timeout_ms=200))
+            evaluating = ck7.state == ev.CHECKPOINT_STATE_EVALUATING  # its last change
+            return evaluating and any(job.step == 7 for job in seen)
+
+        await poll_until_async(ck7_jobs_published, timeout_s=60, interval_s=0.1)
+    finally:
+        await tail.stop()
+    assert {(j.dataset, j.scoring_mode, j.shard_index) for j in seen if j.step == 7} == {
+        ("jamp", ev.SCORING_MODE_LOGLIKELIHOOD, 0),
+        ("jamp", ev.SCORING_MODE_LOGLIKELIHOOD, 1),
+    }
+    again = await stub.RequestEvaluation(ctl.RequestEvaluationRequest(run_id="run", steps=[7]))
+    assert (list(again.checkpoint_ids), list(again.in_flight)) == (
+        [],
+        [ck7.checkpoint.checkpoint_id],
+    )
+
+
 @pytest.mark.parametrize("broker", ["tansu"], indirect=True)
 async def test_checkpoints_are_evaluated_within_budget_and_across_a_restart(
     kafka_config: KafkaConfig,
     producer: ProtoProducer,
     tiny_checkpoints: dict[int, Path],
     tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     for step, path in sorted(tiny_checkpoints.items()):
         await producer.send(
@@ -187,7 +243,7 @@ async def test_checkpoints_are_evaluated_within_budget_and_across_a_restart(
             by_checkpoint.setdefault(job.checkpoint_id, set()).add((job.dataset, job.shard_index))
         expected = {(d, s) for d in ("jnli", "jamp") for s in range(2)}
         assert list(by_checkpoint.values()) == [expected, expected]
-        await check_control_api(second.orchestrator)
+        await check_control_api(kafka_config, second.orchestrator, capsys)
     finally:
         await second.stop()
         await second.deployer.close()

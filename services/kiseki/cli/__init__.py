@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "kiseki.cli.sql_cmd",
     "kiseki.cli.baselines_cmd",
     "kiseki.cli.dlq_cmd",
+    "kiseki.cli.evaluate_cmd",
 )
 
 

@@ -4,7 +4,8 @@ Tansu unless KISEKI_KAFKA_BOOTSTRAP names a broker, chDB under the work director
 KISEKI_STORE_URL names a ClickHouse server, tritonserver started by the orchestrator. The
 sink owns the chDB directory while the stack runs (chDB has one owner) and serves read-only
 SQL over it (kiseki.v1.Query) at the address written to `<workdir>/query.address`, where
-the CLI finds it. Before the sink starts, the stack writes each run's majority baselines.
+the CLI finds it (the control API's at `<workdir>/control.address`). Before the sink
+starts, the stack writes each run's majority baselines.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from kiseki.report.baselines import baseline_rows, store_baselines
 
 SERVICES_DIR = Path(__file__).resolve().parents[2]
 QUERY_ADDRESS_FILE = "query.address"
+CONTROL_ADDRESS_FILE = "control.address"
 log = logging.getLogger(__name__)
 
 
@@ -151,6 +153,7 @@ class LocalStack:
         ]
         self.supervisor = Supervisor(specs, self.settings.workdir / "logs")
         self.query_address_file.write_text(self.query_address + "\n")
+        (self.settings.workdir / CONTROL_ADDRESS_FILE).write_text(self.control_address + "\n")
 
     def not_ready(self) -> list[str]:
         """The services whose `/readyz` does not answer 200 now."""
@@ -171,6 +174,7 @@ class LocalStack:
 
     def stop(self) -> None:
         self.query_address_file.unlink(missing_ok=True)
+        (self.settings.workdir / CONTROL_ADDRESS_FILE).unlink(missing_ok=True)
         if self.supervisor is not None:
             self.supervisor.stop()
         if self.broker is not None:

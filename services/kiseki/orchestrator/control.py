@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator
 import grpc
 
 from kiseki.orchestrator.loop import Orchestrator
-from kiseki.orchestrator.state import FINAL, CheckpointView
+from kiseki.orchestrator.policy import MODES, RunPolicy
+from kiseki.orchestrator.state import ACTIVE, CheckpointView
 from kiseki.v1 import control_pb2 as ctl
 from kiseki.v1 import control_pb2_grpc
 from kiseki.v1 import events_pb2 as ev
+
+SCORING_MODES = set(MODES.values())
 
 
 def _status(view: CheckpointView) -> ev.CheckpointStatus:
@@ -25,6 +28,28 @@ def _status(view: CheckpointView) -> ev.CheckpointStatus:
     )
     status.changed_at.FromNanoseconds(view.changed_at_ns)
     return status
+
+
+def _invalid(
+    request: ctl.RequestEvaluationRequest, views: list[CheckpointView], policy: RunPolicy | None
+) -> tuple[grpc.StatusCode, str] | None:
+    """Why an evaluation request cannot be taken, as a gRPC status and message."""
+    if policy is None:
+        return grpc.StatusCode.FAILED_PRECONDITION, (
+            f"run {request.run_id!r} has no policy (the policy file names neither it nor '*')"
+        )
+    unknown_steps = sorted(set(request.steps) - {v.checkpoint.step for v in views})
+    if unknown_steps:
+        return grpc.StatusCode.NOT_FOUND, (
+            f"run {request.run_id!r} has no checkpoint at steps {unknown_steps}"
+        )
+    if any(not suite.strip() for suite in request.suites):
+        return grpc.StatusCode.INVALID_ARGUMENT, "a suite name is empty"
+    if any(mode not in SCORING_MODES for mode in request.scoring_modes):
+        return grpc.StatusCode.INVALID_ARGUMENT, (
+            f"scoring modes must be among {sorted(MODES)}, got {list(request.scoring_modes)}"
+        )
+    return None
 
 
 class ControlService(control_pb2_grpc.ControlServicer):
@@ -71,28 +96,28 @@ class ControlService(control_pb2_grpc.ControlServicer):
     async def RequestEvaluation(
         self, request: ctl.RequestEvaluationRequest, context: grpc.aio.ServicerContext
     ) -> ctl.RequestEvaluationResponse:
-        """A backfill: finished checkpoints of the given steps are evaluated again (the same
-        job ids, so the store replaces rather than adds)."""
-        if request.suites or request.scoring_modes:
-            await context.abort(
-                grpc.StatusCode.UNIMPLEMENTED,
-                "per-request suites are not supported yet; edit the policy",
-            )
+        """A backfill: the given steps (all: every known one) are evaluated again, on the
+        given suites and modes (none: the policy's), whether or not the policy selects them.
+        The same job ids as before, so the store replaces rather than adds."""
         views = self.orchestrator.fleet.runs().get(request.run_id)
         if views is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown run {request.run_id!r}")
+        problem = _invalid(request, views or [], self.orchestrator.policies.for_run(request.run_id))
+        if problem:
+            await context.abort(*problem)
         steps = set(request.steps)
-        chosen = [
-            v for v in views or [] if (not steps or v.checkpoint.step in steps) and v.state in FINAL
-        ]
+        asked = [v for v in views or [] if not steps or v.checkpoint.step in steps]
+        chosen = [v for v in asked if v.state not in ACTIVE]
+        wanted = ev.EvaluationRequest(suites=request.suites, scoring_modes=request.scoring_modes)
         for view in chosen:
             view.done.clear()
             view.failures.clear()
             await self.orchestrator.publish_status(
-                view, ev.CHECKPOINT_STATE_DISCOVERED, "backfill requested"
+                view, ev.CHECKPOINT_STATE_DISCOVERED, "evaluation requested", wanted
             )
         return ctl.RequestEvaluationResponse(
-            checkpoint_ids=[v.checkpoint.checkpoint_id for v in chosen]
+            checkpoint_ids=[v.checkpoint.checkpoint_id for v in chosen],
+            in_flight=[v.checkpoint.checkpoint_id for v in asked if v.state in ACTIVE],
         )
 
     async def WatchStatus(

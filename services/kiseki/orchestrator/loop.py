@@ -85,7 +85,13 @@ class Orchestrator:
             sent_ns = delivery.timestamp_ms * 1_000_000 if replayed else None
             self.fleet.apply_summary(message.summary, sent_ns)
 
-    async def publish_status(self, view: CheckpointView, state: int, reason: str = "") -> None:
+    async def publish_status(
+        self,
+        view: CheckpointView,
+        state: int,
+        reason: str = "",
+        request: ev.EvaluationRequest | None = None,
+    ) -> None:
         status = ev.CheckpointStatus(
             checkpoint_id=view.checkpoint.checkpoint_id,
             run_id=view.checkpoint.run_id,
@@ -93,6 +99,7 @@ class Orchestrator:
             state=state,  # type: ignore[arg-type]
             reason=reason,
             source="orchestrator",
+            request=request,
         )
         status.changed_at.GetCurrentTime()
         await self._producer.send(self.topics.status, status, key=status.checkpoint_id)
@@ -107,7 +114,7 @@ class Orchestrator:
 
     async def _evaluate(self, view: CheckpointView) -> None:
         """Deploy, then publish the jobs not done yet (all of them, the first time)."""
-        policy = self.policies.for_run(view.checkpoint.run_id)
+        policy = view.policy(self.policies)
         if policy is None:
             return
         refusal = self.roots.refusal(view.checkpoint.uri)

@@ -6,9 +6,9 @@ results topics after a restart gives back the view the orchestrator had when it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from kiseki.orchestrator.policy import PolicyBook
+from kiseki.orchestrator.policy import PolicyBook, RunPolicy
 from kiseki.v1 import events_pb2 as ev
 
 FINAL = {ev.CHECKPOINT_STATE_DONE, ev.CHECKPOINT_STATE_FAILED}
@@ -27,10 +27,25 @@ class CheckpointView:
     retries: int = 0  # times the failed jobs were sent again (since this process started)
     # When the current evaluation was asked for (ns since the epoch): the latest DISCOVERED.
     requested_at_ns: int = 0
+    request: ev.EvaluationRequest | None = None  # that status's explicit request, if it was one
 
     @property
     def all_jobs_reported(self) -> bool:
         return bool(self.jobs) and self.jobs <= self.done | set(self.failures)
+
+    def policy(self, policies: PolicyBook) -> RunPolicy | None:
+        """The run's policy, with what an explicit request asks for in place of its own."""
+        policy = policies.for_run(self.checkpoint.run_id)
+        if policy is None or self.request is None:
+            return policy
+        return replace(
+            policy,
+            suites=tuple(self.request.suites) or policy.suites,
+            scoring_modes=tuple(self.request.scoring_modes) or policy.scoring_modes,
+        )
+
+    def wanted_by(self, policy: RunPolicy) -> bool:
+        return self.request is not None or policy.selects(self.checkpoint.step)
 
 
 @dataclass
@@ -50,8 +65,10 @@ class Fleet:
         if view is None:
             return
         changed_at_ns = status.changed_at.ToNanoseconds()
-        if status.state == ev.CHECKPOINT_STATE_DISCOVERED:
-            view.requested_at_ns = max(view.requested_at_ns, changed_at_ns)
+        discovered = status.state == ev.CHECKPOINT_STATE_DISCOVERED
+        if discovered and changed_at_ns >= view.requested_at_ns:
+            view.requested_at_ns = changed_at_ns
+            view.request = status.request if status.HasField("request") else None
         if changed_at_ns >= view.changed_at_ns:
             view.state, view.reason, view.changed_at_ns = status.state, status.reason, changed_at_ns
 
@@ -85,12 +102,13 @@ class Fleet:
         return [v for v in self.views.values() if v.state in ACTIVE]
 
     def candidates(self, policies: PolicyBook) -> list[CheckpointView]:
-        """Checkpoints the policies select and nobody has started, in each run's order."""
+        """Checkpoints the policies select or a request asks for and nobody has started, in
+        each run's order."""
         waiting = []
         for view in self.views.values():
-            policy = policies.for_run(view.checkpoint.run_id)
-            startable = view.state == ev.CHECKPOINT_STATE_DISCOVERED and policy is not None
-            if startable and policy is not None and policy.selects(view.checkpoint.step):
+            policy = view.policy(policies)
+            startable = view.state == ev.CHECKPOINT_STATE_DISCOVERED
+            if startable and policy is not None and view.wanted_by(policy):
                 waiting.append((policy, view))
         newest_first = [v for p, v in waiting if p.order == "newest"]
         oldest_first = [v for p, v in waiting if p.order != "newest"]

@@ -77,10 +77,12 @@ class RequestEvaluationRequest(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., steps: _Optional[_Iterable[int]] = ..., suites: _Optional[_Iterable[str]] = ..., scoring_modes: _Optional[_Iterable[_Union[_events_pb2.ScoringMode, str]]] = ...) -> None: ...
 
 class RequestEvaluationResponse(_message.Message):
-    __slots__ = ("checkpoint_ids",)
+    __slots__ = ("checkpoint_ids", "in_flight")
     CHECKPOINT_IDS_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
     checkpoint_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, checkpoint_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    in_flight: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, checkpoint_ids: _Optional[_Iterable[str]] = ..., in_flight: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WatchStatusRequest(_message.Message):
     __slots__ = ("run_id",)

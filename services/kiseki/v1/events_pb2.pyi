@@ -201,7 +201,7 @@ class JobResults(_message.Message):
     def __init__(self, samples: _Optional[_Iterable[_Union[SampleResult, _Mapping]]] = ..., summary: _Optional[_Union[JobSummary, _Mapping]] = ...) -> None: ...
 
 class CheckpointStatus(_message.Message):
-    __slots__ = ("checkpoint_id", "run_id", "step", "state", "reason", "source", "changed_at")
+    __slots__ = ("checkpoint_id", "run_id", "step", "state", "reason", "source", "changed_at", "request")
     CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
@@ -209,6 +209,7 @@ class CheckpointStatus(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
     checkpoint_id: str
     run_id: str
     step: int
@@ -216,7 +217,16 @@ class CheckpointStatus(_message.Message):
     reason: str
     source: str
     changed_at: _timestamp_pb2.Timestamp
-    def __init__(self, checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., state: _Optional[_Union[CheckpointState, str]] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    request: EvaluationRequest
+    def __init__(self, checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., state: _Optional[_Union[CheckpointState, str]] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request: _Optional[_Union[EvaluationRequest, _Mapping]] = ...) -> None: ...
+
+class EvaluationRequest(_message.Message):
+    __slots__ = ("suites", "scoring_modes")
+    SUITES_FIELD_NUMBER: _ClassVar[int]
+    SCORING_MODES_FIELD_NUMBER: _ClassVar[int]
+    suites: _containers.RepeatedScalarFieldContainer[str]
+    scoring_modes: _containers.RepeatedScalarFieldContainer[ScoringMode]
+    def __init__(self, suites: _Optional[_Iterable[str]] = ..., scoring_modes: _Optional[_Iterable[_Union[ScoringMode, str]]] = ...) -> None: ...
 
 class DeadLetter(_message.Message):
     __slots__ = ("topic", "partition", "offset", "key", "value", "headers", "error", "consumer_group", "failed_at")

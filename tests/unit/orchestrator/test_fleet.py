@@ -1,5 +1,6 @@
 """The orchestrator's fleet view, rebuilt from the log: redeliveries change nothing."""
 
+from kiseki.orchestrator.policy import PolicyBook, RunPolicy
 from kiseki.orchestrator.state import Fleet
 from kiseki.v1 import events_pb2 as ev
 
@@ -75,3 +76,33 @@ def test_results_matter_from_the_earliest_request_in_flight() -> None:
             status.checkpoint_id = checkpoint_id
             fleet.apply_status(status)
     assert fleet.first_request_ms() == 70_000
+
+
+def test_an_explicit_request_starts_a_step_the_policy_skips_on_the_suites_it_names() -> None:
+    policies = PolicyBook({}, defaults=RunPolicy(suites=("jnli", "jamp"), select="every:60"))
+    fleet = Fleet()
+    for step in (7, 60):
+        fleet.add_checkpoint(ev.CheckpointDiscovered(checkpoint_id=f"c{step}", step=step))
+    assert [v.checkpoint.step for v in fleet.candidates(policies)] == [60]
+    asked = _status(ev.CHECKPOINT_STATE_DISCOVERED, 5)
+    asked.checkpoint_id = "c7"
+    loglikelihood = ev.SCORING_MODE_LOGLIKELIHOOD
+    asked.request.CopyFrom(ev.EvaluationRequest(suites=["jamp"], scoring_modes=[loglikelihood]))
+    fleet.apply_status(asked)
+    assert [v.checkpoint.step for v in fleet.candidates(policies)] == [7, 60]
+    policy = fleet.views["c7"].policy(policies)
+    assert policy is not None
+    assert (policy.suites, policy.scoring_modes, policy.select) == (
+        ("jamp",),
+        (loglikelihood,),
+        "every:60",
+    )
+    # A request with no suites or modes takes the policy's.
+    asked.request.Clear()
+    asked.request.SetInParent()
+    asked.changed_at.FromSeconds(6)
+    fleet.apply_status(asked)
+    policy = fleet.views["c7"].policy(policies)
+    assert policy is not None
+    assert policy.suites == ("jnli", "jamp")
+    assert fleet.views["c60"].policy(policies) == policies.defaults

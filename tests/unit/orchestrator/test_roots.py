@@ -26,7 +26,9 @@ async def test_a_checkpoint_outside_the_roots_is_failed_not_deployed(tmp_path: P
     )
     published: list[tuple[int, str]] = []
 
-    async def publish_status(view: object, state: int, reason: str = "") -> None:
+    async def publish_status(
+        view: object, state: int, reason: str = "", request: object = None
+    ) -> None:
         published.append((state, reason))
 
     orchestrator.publish_status = publish_status  # type: ignore[method-assign]
