@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from kiseki.core.health import Health
 from kiseki.core.kafka import ProtoProducer
@@ -126,3 +126,42 @@ async def test_a_backfill_makes_a_finished_checkpoint_unfinished_at_once(
 
 async def _any_fetched(consumer: AIOKafkaConsumer) -> bool:
     return any(consumer.highwater(partition) for partition in consumer.assignment())
+
+
+@pytest.mark.parametrize("broker", ["tansu"], indirect=True)
+async def test_a_copy_sent_before_the_checkpoint_was_deployed_again_is_skipped(
+    kafka_config: KafkaConfig,
+) -> None:
+    """After an orchestrator restart the jobs not done are sent again with the new endpoint;
+    the old copies name an endpoint that is gone and would hold the runner in retries."""
+    topics = kafka_config.topics
+    producer = ProtoProducer(kafka_config, "test")
+    await producer.start()
+    ready = ev.CheckpointStatus(checkpoint_id="ck", state=ev.CHECKPOINT_STATE_READY)
+    ready.changed_at.GetCurrentTime()
+    await producer.send(topics.status, ready, key="ck")
+    sent_before_ms = ready.changed_at.ToMilliseconds() - 10_000
+    raw = AIOKafkaProducer(bootstrap_servers=kafka_config.bootstrap_servers)
+    await raw.start()
+    endpoint = f"127.0.0.1:{free_port()}"
+    try:
+        for job_id, sent_ms in (("j-old-copy", sent_before_ms), ("j-current", None)):
+            job = ev.EvaluationJob(
+                job_id=job_id, checkpoint_id="ck", endpoint=endpoint, model_name="m",
+                dataset="jnli", shard_count=1,
+            )  # fmt: skip
+            await raw.send_and_wait(
+                topics.jobs, job.SerializeToString(), key=b"same", timestamp_ms=sent_ms
+            )
+    finally:
+        await raw.stop()
+    runner = TaskRunner(kafka_config, CONFIG, never_called)
+    context = ServiceContext("runner", Health())
+    task = asyncio.create_task(runner.run(context))
+    try:
+        [result] = await consume_all(kafka_config, topics.results, "r", ev.JobResults, producer, 1)
+        assert result.message.summary.job_id == "j-current"
+    finally:
+        context.stopping.set()
+        await asyncio.wait_for(task, 30)
+        await producer.stop()

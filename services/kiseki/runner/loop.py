@@ -71,7 +71,7 @@ class TaskRunner:
         results = await self.score(job, client, emit)
         return ev.JobResults(samples=results.samples[published:], summary=results.summary)
 
-    async def _attempts(self, job: ev.EvaluationJob) -> ev.JobResults | None:
+    async def _attempts(self, job: ev.EvaluationJob, published_ms: int) -> ev.JobResults | None:
         started, backoff, reason = time.monotonic(), self.config.first_backoff_s, ""
         for attempt in range(1, self.config.max_attempts + 1):
             client = ScoringClient(
@@ -93,8 +93,8 @@ class TaskRunner:
                 )
             finally:
                 await client.close()
-            if await self.finished.finished(job.checkpoint_id):
-                return None  # finished meanwhile: this copy of the job is stale
+            if await self.finished.stale(job.checkpoint_id, published_ms):
+                return None  # finished or deployed again meanwhile: a newer copy exists
             if attempt < self.config.max_attempts:
                 await asyncio.sleep(backoff)
                 backoff *= 2
@@ -105,13 +105,13 @@ class TaskRunner:
     async def handle(self, delivery: Delivery[ev.EvaluationJob]) -> None:
         job = delivery.message
         results = None
-        if not await self.finished.finished(job.checkpoint_id):
+        if not await self.finished.stale(job.checkpoint_id, delivery.timestamp_ms):
             log.info(
                 "job started", extra={"job_id": job.job_id, "checkpoint_id": job.checkpoint_id}
             )
-            results = await self._attempts(job)
+            results = await self._attempts(job, delivery.timestamp_ms)
         if results is None:
-            log.info("skipped a job of a finished checkpoint", extra={"job_id": job.job_id})
+            log.info("skipped a stale copy of a job", extra={"job_id": job.job_id})
             return
         await self._publish(job, results)
         log.info(
