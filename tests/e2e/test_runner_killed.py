@@ -86,7 +86,7 @@ def test_a_runner_killed_mid_job_loses_and_duplicates_nothing(
         address = (settings.workdir / "control.address").read_text().strip()
         argv = ["evaluate", "run", "--steps", "60", "--suites", "synth_qa", "--modes", "generate"]
         assert cli([*argv, "--control", address]) == 0
-        assert _states(stack) == {"discovered": 1, "done": 1}
+        assert _states(stack).get("done") == 1  # step 60 is being evaluated again
         poll_until(lambda: _states(stack) == {"done": 2}, timeout_s=300, interval_s=0.2)
         assert _jobs_done(settings.workdir / "logs") == jobs_done + 1
     finally:
