@@ -50,12 +50,20 @@ class FinishedCheckpoints:
                 ready_at = max(changed_at, self._ready_at_ns.get(status.checkpoint_id, 0))
                 self._ready_at_ns[status.checkpoint_id] = ready_at
 
-    async def finished(self, checkpoint_id: str) -> bool:
-        """Whether the checkpoint's latest status, as of now, is DONE or FAILED. The tail is
-        read to its end first: what the consumer has buffered can be a DONE fetched before
-        the backfill's DISCOVERED, which it does not fetch until the buffer is read."""
-        self._apply(await self._tail.read_to_end())
+    def _final(self, checkpoint_id: str) -> bool:
         return self._latest.get(checkpoint_id, (0, 0))[1] in FINAL
+
+    async def finished(self, checkpoint_id: str) -> bool:
+        """Whether the checkpoint's latest status, as of now, is DONE or FAILED. What the
+        consumer has buffered answers unless it says finished: then the tail is read to its
+        end, since a buffered DONE can precede a backfill's DISCOVERED that the consumer does
+        not fetch until its buffer is read. (Reading to the end for every job costs a fetch
+        round trip per job start.)"""
+        self._apply(await self._tail.read(timeout_ms=0))
+        if not self._final(checkpoint_id):
+            return False
+        self._apply(await self._tail.read_to_end())
+        return self._final(checkpoint_id)
 
     async def stale(self, checkpoint_id: str, published_ms: int) -> bool:
         """Whether a job of the checkpoint published at `published_ms` (its record's time) is
