@@ -65,6 +65,21 @@ async def test_unreachable_endpoint_fails_the_job_and_poison_is_dead_lettered(
         await producer.stop()
 
 
+async def the_one_result(kafka_config: KafkaConfig, producer: ProtoProducer) -> str:
+    """Run a runner over the jobs sent until one result is out; its job id. Stops both."""
+    runner = TaskRunner(kafka_config, CONFIG, never_called)
+    context = ServiceContext("runner", Health())
+    task = asyncio.create_task(runner.run(context))
+    try:
+        topic = kafka_config.topics.results
+        [result] = await consume_all(kafka_config, topic, "r", ev.JobResults, producer, 1)
+        return result.message.summary.job_id
+    finally:
+        context.stopping.set()
+        await asyncio.wait_for(task, 30)
+        await producer.stop()
+
+
 @pytest.mark.parametrize("broker", ["tansu"], indirect=True)
 async def test_a_job_of_a_finished_checkpoint_is_skipped(kafka_config: KafkaConfig) -> None:
     topics = kafka_config.topics
@@ -84,17 +99,8 @@ async def test_a_job_of_a_finished_checkpoint_is_skipped(kafka_config: KafkaConf
             shard_count=1,
         )
         await producer.send(topics.jobs, job, key="same")
-    runner = TaskRunner(kafka_config, CONFIG, never_called)
-    context = ServiceContext("runner", Health())
-    task = asyncio.create_task(runner.run(context))
-    try:
-        [result] = await consume_all(kafka_config, topics.results, "r", ev.JobResults, producer, 1)
-        # The stale copy was skipped without a result (and without waiting out the retries).
-        assert result.message.summary.job_id == "j-new"
-    finally:
-        context.stopping.set()
-        await asyncio.wait_for(task, 30)
-        await producer.stop()
+    # The stale copy was skipped without a result (and without waiting out the retries).
+    assert await the_one_result(kafka_config, producer) == "j-new"
 
 
 async def test_a_backfill_makes_a_finished_checkpoint_unfinished_at_once(
@@ -155,13 +161,4 @@ async def test_a_copy_sent_before_the_checkpoint_was_deployed_again_is_skipped(
             )
     finally:
         await raw.stop()
-    runner = TaskRunner(kafka_config, CONFIG, never_called)
-    context = ServiceContext("runner", Health())
-    task = asyncio.create_task(runner.run(context))
-    try:
-        [result] = await consume_all(kafka_config, topics.results, "r", ev.JobResults, producer, 1)
-        assert result.message.summary.job_id == "j-current"
-    finally:
-        context.stopping.set()
-        await asyncio.wait_for(task, 30)
-        await producer.stop()
+    assert await the_one_result(kafka_config, producer) == "j-current"

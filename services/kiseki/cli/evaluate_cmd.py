@@ -18,12 +18,11 @@ import grpc
 from kiseki.cli import CommandError
 from kiseki.core.config import ConfigError, load_config
 from kiseki.core.grpc_auth import GrpcAuthConfig
+from kiseki.orchestrator.policy import MODES
 from kiseki.v1 import control_pb2 as ctl
 from kiseki.v1 import control_pb2_grpc
-from kiseki.v1 import events_pb2 as ev
 
 UP_CONTROL_ADDRESS = Path(".artifacts/up/control.address")
-MODES = {"generate": ev.SCORING_MODE_GENERATE, "loglikelihood": ev.SCORING_MODE_LOGLIKELIHOOD}
 
 
 def _listed(text: str) -> list[str]:

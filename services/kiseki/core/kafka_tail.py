@@ -90,8 +90,7 @@ class TopicTail(Generic[M]):
                     log.warning("skipping an undecodable record", extra={"error": str(error)})
         return deliveries
 
-    async def caught_up(self, partitions: list[TopicPartition] | None = None) -> bool:
-        partitions = self._partitions if partitions is None else partitions
+    async def _caught_up(self, partitions: list[TopicPartition]) -> bool:
         ends = await self._consumer.end_offsets(partitions)
         for partition in partitions:
             if await self._consumer.position(partition) < ends[partition]:
@@ -122,7 +121,7 @@ class TopicTail(Generic[M]):
                 await self._seek_to_time(mine, since_ms)
             self._consumer.pause(*others)
             try:
-                while not await self.caught_up(mine):
+                while not await self._caught_up(mine):
                     yield await self.read()
             finally:
                 self._consumer.resume(*others)
