@@ -21,10 +21,10 @@ sys.path[:0] = [str(REPO / "services"), str(REPO / "tools")]
 
 from kiseki.cli import main as kiseki  # noqa: E402
 from kiseki.core.store import open_store  # noqa: E402
-from kiseki.local.progress import checkpoint_states, describe  # noqa: E402
-from kiseki.local.stack import LocalStack, StackSettings, WatchedDir  # noqa: E402
 from kiseki.report.plots import trajectory_plot  # noqa: E402
 from kiseki.report.queries import trajectory  # noqa: E402
+from kiseki.stack.progress import checkpoint_states, describe  # noqa: E402
+from kiseki.stack.stack import LocalStack, StackSettings, WatchedDir  # noqa: E402
 from tinygpt.corpus import demo_corpus  # noqa: E402
 from tinygpt.train import TrainConfig, log_spaced_steps, train  # noqa: E402
 

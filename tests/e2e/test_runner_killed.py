@@ -16,8 +16,8 @@ import tritonclient.grpc as triton
 from kiseki.cli import main as cli
 from kiseki.core.store import open_store
 from kiseki.evaluation.synthetic import write_all
-from kiseki.local.progress import checkpoint_states
-from kiseki.local.stack import LocalStack, StackSettings, WatchedDir
+from kiseki.stack.progress import checkpoint_states
+from kiseki.stack.stack import LocalStack, StackSettings, WatchedDir
 from support.polling import poll_until
 
 SUITES = ["synth_nli", "synth_qa"]

@@ -14,11 +14,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kiseki.core.grpc_auth import GrpcAuthConfig
 from kiseki.core.grpc_server import GrpcServer
 from kiseki.core.kafka_config import KafkaConfig
-from kiseki.local.progress import checkpoint_states
 from kiseki.orchestrator.config import OrchestratorConfig
 from kiseki.orchestrator.control import ControlService
 from kiseki.orchestrator.loop import Orchestrator
 from kiseki.orchestrator.policy import PolicyBook
+from kiseki.stack.progress import checkpoint_states
 from kiseki.v1 import control_pb2 as ctl
 from kiseki.v1 import control_pb2_grpc
 from kiseki.v1 import events_pb2 as ev

@@ -12,7 +12,7 @@ import pytest
 
 from kiseki.local.brokers import LocalBroker
 from kiseki.local.process import ManagedProcess, free_port
-from kiseki.local.stack import SERVICES_DIR
+from kiseki.stack.stack import SERVICES_DIR
 from support.polling import poll_until
 
 SECRETS = {

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kiseki.core.health import Health, HealthServer
-from kiseki.local.stack import LocalStack, StackSettings
+from kiseki.stack.stack import LocalStack, StackSettings
 
 
 def test_wait_ready_names_the_service_not_ready_then_returns_once_it_is(tmp_path: Path) -> None:

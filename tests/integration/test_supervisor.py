@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kiseki.local.supervisor import ServiceSpec, Supervisor
+from kiseki.stack.supervisor import ServiceSpec, Supervisor
 from support.polling import poll_until
 
 SLEEPER = (
@@ -45,7 +45,7 @@ def _delays(caplog: pytest.LogCaptureFixture) -> list[float]:
 def test_crash_loop_backs_off_and_a_long_run_resets_the_back_off(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="kiseki.local.supervisor")
+    caplog.set_level(logging.WARNING, logger="kiseki.stack.supervisor")
     crasher = ServiceSpec("crasher", [sys.executable, "-c", "raise SystemExit(1)"])
     supervisor = Supervisor([crasher], tmp_path, max_delay_s=1.0)
     try:

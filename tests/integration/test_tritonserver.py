@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import tritonclient.grpc as grpcclient
 
-from kiseki.local.triton import LocalTriton
-from kiseki.serving.repository import MODEL_PROCESS_MALLOC
+from kiseki.local.triton import MODEL_PROCESS_MALLOC, LocalTriton
 
 
 def test_tritonserver_answers_grpc_health(tritonserver: LocalTriton) -> None:

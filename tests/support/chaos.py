@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiseki.local.brokers import LocalBroker, start_apache_kafka
-from kiseki.local.stack import LocalStack, StackSettings, WatchedDir
+from kiseki.stack.stack import LocalStack, StackSettings, WatchedDir
 
 RUN = "chaos"
 DATASET = "chaos_nli"

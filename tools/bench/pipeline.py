@@ -37,9 +37,9 @@ from kiseki.core.store.embedded import EmbeddedStore  # noqa: E402
 from kiseki.evaluation.datasets import few_shot_examples, load_dataset  # noqa: E402
 from kiseki.evaluation.prompts import build_prompt  # noqa: E402
 from kiseki.evaluation.synthetic import write_all  # noqa: E402
-from kiseki.local.progress import checkpoint_states  # noqa: E402
-from kiseki.local.stack import LocalStack, StackSettings, WatchedDir  # noqa: E402
 from kiseki.serving.hf_scoring import HFScorer  # noqa: E402
+from kiseki.stack.progress import checkpoint_states  # noqa: E402
+from kiseki.stack.stack import LocalStack, StackSettings, WatchedDir  # noqa: E402
 from tinygpt.corpus import demo_corpus  # noqa: E402
 from tinygpt.train import TrainConfig, train  # noqa: E402
 

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from kiseki.cli import CommandError
-from kiseki.local.progress import checkpoint_states, describe
-from kiseki.local.stack import LocalStack, StackSettings, WatchedDir
+from kiseki.stack.progress import checkpoint_states, describe
+from kiseki.stack.stack import LocalStack, StackSettings, WatchedDir
 
 DEFAULT_SUITES = ["synth_arith", "synth_nli", "synth_qa"]
 

@@ -12,8 +12,8 @@ import dataclasses
 
 from kubernetes import client as k8s
 
+from kiseki.local.triton import MODEL_PROCESS_MALLOC
 from kiseki.orchestrator.config import KubernetesConfig
-from kiseki.serving.repository import MODEL_PROCESS_MALLOC
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import events_pb2 as ev
 

@@ -1,4 +1,4 @@
-"""The store interface and the choice of client from a URL.
+"""The store interface that both clients implement.
 
 Both clients run the same SQL text: ClickHouse's `{name:Type}` query parameters, inserts as
 `INSERT INTO t SETTINGS insert_deduplication_token=... FORMAT JSONEachRow`, and reads that
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 Row = Mapping[str, Any]
 
@@ -47,24 +46,3 @@ def insert_statement(table: str, dedup_token: str) -> str:
         escaped = dedup_token.replace("\\", "\\\\").replace("'", "\\'")
         settings = f" SETTINGS insert_deduplication_token='{escaped}'"
     return f"INSERT INTO {table}{settings} FORMAT JSONEachRow"
-
-
-def open_store(url: str, password: str = "") -> Store:
-    """`chdb:PATH` (or `chdb::memory:`) embeds chDB; `http(s)://user@host:port/db` uses a server;
-    `grpc://host:port` asks the Query service of a running stack (read-only)."""
-    scheme = urlsplit(url).scheme
-    if scheme == "chdb":
-        from kiseki.core.store.embedded import EmbeddedStore
-
-        return EmbeddedStore(url.removeprefix("chdb:").removeprefix("//"))
-    if scheme in ("http", "https"):
-        from kiseki.core.store.server import ServerStore
-
-        return ServerStore(url, password)
-    if scheme == "grpc":
-        from kiseki.core.store.query_api import RemoteStore
-
-        return RemoteStore(url.removeprefix("grpc://"))
-    raise StoreError(
-        f"unsupported store URL {url!r}: use chdb:PATH, http(s)://host:port/db or grpc://host:port"
-    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiseki.core.config import setting
-from kiseki.core.store.base import Store, open_store
+from kiseki.core.store.base import Store
+from kiseki.core.store.connect import open_store
 
 
 @dataclass(frozen=True)

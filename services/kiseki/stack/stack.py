@@ -22,9 +22,9 @@ from kiseki.core.store import apply_schema, open_store
 from kiseki.evaluation.datasets import DatasetError
 from kiseki.local.brokers import LocalBroker, start_tansu
 from kiseki.local.process import free_port, service_ready
-from kiseki.local.supervisor import ServiceSpec, Supervisor
 from kiseki.orchestrator.policy import parse_policies
 from kiseki.report.baselines import baseline_rows, store_baselines
+from kiseki.stack.supervisor import ServiceSpec, Supervisor
 
 SERVICES_DIR = Path(__file__).resolve().parents[2]
 QUERY_ADDRESS_FILE = "query.address"
