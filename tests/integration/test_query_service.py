@@ -12,10 +12,10 @@ import grpc
 import pytest
 
 from kiseki.cli import main
-from kiseki.cli.store_access import default_store_url
 from kiseki.core.store import Store, StoreError, StoreUnavailable
 from kiseki.core.store.query_api import RemoteStore, query_server
 from kiseki.local.process import free_port
+from kiseki.stack.workdir import reader_store_url
 from kiseki.v1 import query_pb2, query_pb2_grpc
 from support.analytics import RUN, fill
 
@@ -77,7 +77,7 @@ async def test_the_cli_reads_a_running_stack_through_it(
 ) -> None:
     (tmp_path / "query.address").write_text(address + "\n")
     monkeypatch.delenv("KISEKI_STORE_URL", raising=False)
-    url = default_store_url(tmp_path)
+    url = reader_store_url(tmp_path)
     assert url == f"grpc://{address}"
     code = await asyncio.to_thread(main, ["shapes", RUN, "--store", url, "--format", "json"])
     assert code == 0

@@ -67,14 +67,14 @@ def _samples(run: str) -> list[dict[str, object]]:
 
 
 def _summaries(run: str) -> list[dict[str, object]]:
-    """The runner's summary of each job: its scores, and format_followed when generated."""
+    """The runner's summary of each job: its scores, and format_following when generated."""
     rows: list[dict[str, object]] = []
     for dataset, modes in SCORES.items():
         for mode, metrics in modes.items():
             for position, step in enumerate(STEPS):
                 scores = {m: v[position] for m, v in metrics.items()}
                 if mode == "generate":
-                    scores["format_followed"] = 1.0 if step >= 3 else 0.5
+                    scores["format_following"] = 1.0 if step >= 3 else 0.5
                 rows.append(
                     {
                         "job_id": f"{run}-{step}-{dataset}-{mode}",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kiseki.cli import CommandError
+from kiseki.cli import CommandError, command_parser
 from kiseki.cli.store_access import add_store_options, command, emit
 from kiseki.core.store import Store
 from kiseki.evaluation.datasets import DEFAULT_NUM_FEW_SHOTS, DatasetError
@@ -14,7 +14,7 @@ from kiseki.report.baselines import baseline_rows, store_baselines
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("baselines", help="store a run's majority baselines")
+    parser = command_parser(subparsers, "baselines")
     parser.add_argument("run")
     parser.add_argument("datasets", nargs="+", metavar="DATASET", help="dataset names")
     parser.add_argument("--datasets-dir", type=Path, required=True, help="<dir>/{train,test}/")

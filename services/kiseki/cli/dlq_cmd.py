@@ -15,7 +15,7 @@ import json
 
 from aiokafka import AIOKafkaProducer
 
-from kiseki.cli import CommandError
+from kiseki.cli import CommandError, command_parser
 from kiseki.core.config import ConfigError, load_config
 from kiseki.core.kafka import Delivery
 from kiseki.core.kafka_config import KafkaConfig
@@ -24,7 +24,7 @@ from kiseki.v1 import events_pb2 as ev
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("dlq", help="list or replay the dead-letter topic")
+    parser = command_parser(subparsers, "dlq")
     parser.add_argument("action", choices=["list", "replay"])
     parser.add_argument("--topic", help="only letters from this topic (full name)")
     parser.add_argument("--match", default="", help="only letters whose error contains this")

@@ -11,19 +11,19 @@ import argparse
 import json
 from pathlib import Path
 
-from kiseki.cli import CommandError
+from kiseki.cli import CommandError, command_parser
 from kiseki.evaluation.offline import PredictionsError, read_predictions, score_offline
-from kiseki.evaluation.postprocess import MODES
+from kiseki.evaluation.postprocess import POSTPROCESS_MODES
 from kiseki.evaluation.registry import V141_CATEGORIES, CategoryMapError, load_category_map
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("eval-offline", help="score a predictions file")
+    parser = command_parser(subparsers, "eval-offline")
     parser.add_argument(
         "--datasets", type=Path, required=True, help="<dir>/{train,dev,test}/<name>.json"
     )
     parser.add_argument("--predictions", type=Path, required=True, help="JSON Lines or array")
-    parser.add_argument("--postprocess", choices=MODES, default="llm-jp-eval-1.3")
+    parser.add_argument("--postprocess", choices=POSTPROCESS_MODES, default="llm-jp-eval-1.3")
     parser.add_argument("--categories", type=Path, help="a category map JSON (default v1.4.1)")
     parser.set_defaults(func=run)
 

@@ -15,14 +15,15 @@ from pathlib import Path
 
 import grpc
 
-from kiseki.cli import CommandError
+from kiseki.cli import CommandError, command_parser
 from kiseki.core.config import ConfigError, load_config
 from kiseki.core.grpc_auth import GrpcAuthConfig
-from kiseki.orchestrator.policy import MODES
+from kiseki.core.scoring_modes import SCORING_MODES
+from kiseki.stack.workdir import CONTROL_ADDRESS_FILE, DEFAULT_WORKDIR
 from kiseki.v1 import control_pb2 as ctl
 from kiseki.v1 import control_pb2_grpc
 
-UP_CONTROL_ADDRESS = Path(".artifacts/up/control.address")
+UP_CONTROL_ADDRESS = DEFAULT_WORKDIR / CONTROL_ADDRESS_FILE
 
 
 def _listed(text: str) -> list[str]:
@@ -37,14 +38,14 @@ def _steps(text: str) -> list[int]:
 
 
 def _modes(text: str) -> list[int]:
-    unknown = [mode for mode in _listed(text) if mode not in MODES]
+    unknown = [mode for mode in _listed(text) if mode not in SCORING_MODES]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown modes {unknown}; known: {sorted(MODES)}")
-    return [MODES[mode] for mode in _listed(text)]
+        raise argparse.ArgumentTypeError(f"unknown modes {unknown}; known: {sorted(SCORING_MODES)}")
+    return [SCORING_MODES[mode] for mode in _listed(text)]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("evaluate", help="evaluate checkpoints of a run (again)")
+    parser = command_parser(subparsers, "evaluate")
     parser.add_argument("run")
     parser.add_argument("--steps", type=_steps, default=[], help="e.g. 100,200 (default: all)")
     parser.add_argument("--suites", type=_listed, default=[], help="default: the policy's")

@@ -1,8 +1,9 @@
 """`kiseki metrics score FILE.json`: one metric over (prediction, gold) pairs, as JSON.
 
 FILE is {"metric": NAME, "pairs": [[prediction, gold], ...]}; a pair may carry the sample's
-source text third (comet_wmt22 needs it). Predictions are post-processed with --postprocess
-(default none) and golds NFKC-normalised unless the mode is none. Prints
+source text third (comet_wmt22 needs it, and a model: --comet-model). Predictions are
+post-processed with --postprocess (default none) and golds NFKC-normalised unless the mode is
+none. Prints
 {"metric": NAME, "score": S, "n": N}.
 """
 
@@ -13,19 +14,25 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kiseki.cli import CommandError
+from kiseki.cli import CommandError, command_parser
 from kiseki.evaluation.metrics import MetricUnavailable, UnknownMetric, score_samples
-from kiseki.evaluation.postprocess import MODES, normalize_gold, postprocess
+from kiseki.evaluation.metrics.comet import install_comet_scorer, unbabel_comet_scorer
+from kiseki.evaluation.postprocess import POSTPROCESS_MODES, normalize_gold, postprocess
 
 _SHAPE = '{"metric": NAME, "pairs": [[prediction, gold], ...]}'
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    metrics = subparsers.add_parser("metrics", help="score predictions with one metric")
+    metrics = command_parser(subparsers, "metrics")
     commands = metrics.add_subparsers(dest="metrics_command", required=True)
     score = commands.add_parser("score", help=f"FILE is {_SHAPE}")
     score.add_argument("file", type=Path)
-    score.add_argument("--postprocess", choices=MODES, default="none")
+    score.add_argument("--postprocess", choices=POSTPROCESS_MODES, default="none")
+    score.add_argument(
+        "--comet-model",
+        type=Path,
+        help="a local wmt22-comet-da checkpoint for comet_wmt22 (needs unbabel-comet)",
+    )
     score.set_defaults(func=run)
 
 
@@ -58,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     golds = [normalize_gold(g, args.postprocess) for _, g, _ in pairs]
     sources = [s for _, _, s in pairs]
     try:
+        if args.comet_model:
+            install_comet_scorer(unbabel_comet_scorer(str(args.comet_model)))
         _, scores = score_samples([metric], predictions, golds, sources)
     except (UnknownMetric, MetricUnavailable) as error:
         raise CommandError(str(error)) from None

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from kiseki.cli import command_parser
 from kiseki.cli.store_access import add_store_options, command, emit
 from kiseki.core.store import Store
 from kiseki.report import queries
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    runs = subparsers.add_parser("runs", help="the runs in the store")
+    runs = command_parser(subparsers, "runs")
     add_store_options(runs)
     runs.set_defaults(func=command(_runs))
-    checkpoints = subparsers.add_parser("checkpoints", help="a run's checkpoints and states")
+    checkpoints = command_parser(subparsers, "checkpoints")
     checkpoints.add_argument("run")
     add_store_options(checkpoints)
     checkpoints.set_defaults(func=command(_checkpoints))

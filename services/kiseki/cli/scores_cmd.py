@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import argparse
 
+from kiseki.cli import command_parser
 from kiseki.cli.store_access import add_store_options, command, emit
+from kiseki.core.scoring_modes import SCORING_MODES
 from kiseki.core.store import Store
 from kiseki.report import queries
 
-MODES = ("generate", "loglikelihood")
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("scores", help="a run's dataset or category scores")
+    parser = command_parser(subparsers, "scores")
     parser.add_argument("run")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--dataset", default="", help="one dataset's scores (all its metrics)")
     which.add_argument(
         "--category", default="", help="one category (or AVG); --category all for every one"
     )
-    parser.add_argument("--mode", choices=MODES, default="", help="one scoring mode")
+    parser.add_argument("--mode", choices=list(SCORING_MODES), default="", help="one scoring mode")
     add_store_options(parser)
     parser.set_defaults(func=command(run))
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from kiseki.cli import CommandError
+from kiseki.cli import CommandError, command_parser
 from kiseki.cli.store_access import add_store_options, command, emit
 from kiseki.core.store import Store
 from kiseki.core.store.query_api import read_only_statement
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("sql", help="run one read-only SQL statement")
+    parser = command_parser(subparsers, "sql")
     parser.add_argument("statement", help="SELECT, WITH, SHOW, DESCRIBE or EXISTS")
     parser.add_argument(
         "--param",

@@ -22,8 +22,8 @@ from kiseki.cli import CommandError
 from kiseki.core.store import Store, StoreError, apply_schema, open_store
 from kiseki.core.store.query_api import RemoteStore
 from kiseki.report.queries import NotFound, Rows
+from kiseki.stack.workdir import reader_store_url
 
-UP_WORKDIR = Path(".artifacts/up")
 FORMATS = ("table", "csv", "json")
 
 
@@ -35,19 +35,10 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="table")
 
 
-def default_store_url(up_workdir: Path = UP_WORKDIR) -> str:
-    if os.environ.get("KISEKI_STORE_URL"):
-        return os.environ["KISEKI_STORE_URL"]
-    address_file = up_workdir / "query.address"
-    if address_file.is_file():
-        return "grpc://" + address_file.read_text().strip()
-    return f"chdb:{up_workdir / 'store'}"
-
-
 @contextmanager
 def opened_store(args: argparse.Namespace) -> Iterator[Store]:
     """The store, with every store error turned into a CommandError."""
-    url = args.store or default_store_url()
+    url = args.store or reader_store_url()
     if url.startswith("chdb:") and not Path(url.removeprefix("chdb:")).is_dir():
         raise CommandError(f"no chDB store at {url.removeprefix('chdb:')} (pass --store)")
     try:

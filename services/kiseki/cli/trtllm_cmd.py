@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml  # type: ignore[import-untyped]
 
-from kiseki.cli import CommandError
+from kiseki.cli import CommandError, command_parser
 from kiseki.core.config import ConfigError, load_config
 from kiseki.serving.trtllm.build_job import BuildVolumes, as_manifest, engine_build_job
 from kiseki.serving.trtllm.config import TrtllmConfig
@@ -17,9 +17,7 @@ from kiseki.serving.trtllm.repository import write_repository
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    repo = subparsers.add_parser(
-        "trtllm-repo", help="write the Triton model repository for a TensorRT-LLM engine"
-    )
+    repo = command_parser(subparsers, "trtllm-repo")
     repo.add_argument("--out", type=Path, required=True, help="repository directory to write")
     repo.add_argument(
         "--trtllm-source",
@@ -28,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         " model.py from it (otherwise the serving pod must provide them)",
     )
     repo.set_defaults(func=write_repo)
-    job = subparsers.add_parser("trtllm-build-job", help="print the engine-build Kubernetes Job")
+    job = command_parser(subparsers, "trtllm-build-job")
     job.add_argument("--run-id", required=True)
     job.add_argument("--checkpoint-id", required=True)
     job.add_argument("--checkpoint-claim", required=True, help="PVC holding the checkpoints")

@@ -10,22 +10,28 @@ import signal
 import time
 from pathlib import Path
 
-from kiseki.cli import CommandError
+from kiseki.cli import CommandError, command_parser
 from kiseki.stack.progress import checkpoint_states, describe
 from kiseki.stack.stack import LocalStack, StackSettings, WatchedDir
+from kiseki.stack.workdir import DEFAULT_WORKDIR
 
 DEFAULT_SUITES = ["synth_arith", "synth_nli", "synth_qa"]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("up", help="run every service locally; Ctrl-C stops them")
+    parser = command_parser(subparsers, "up")
     parser.add_argument("--watch", type=Path, required=True, help="the run's checkpoint directory")
     parser.add_argument("--run-id", required=True)
     parser.add_argument("--tokens-per-step", type=int, default=0)
     parser.add_argument("--datasets", type=Path, default=Path("datasets/synthetic"))
     parser.add_argument("--policy", type=Path, help="policy JSON (default: synthetic suites)")
     parser.add_argument("--runners", type=int, default=1)
-    parser.add_argument("--workdir", type=Path, default=Path(".artifacts/up"))
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=DEFAULT_WORKDIR,
+        help=f"state, logs and the chDB store (default {DEFAULT_WORKDIR})",
+    )
     parser.set_defaults(func=run)
 
 

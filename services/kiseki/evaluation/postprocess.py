@@ -44,7 +44,13 @@ ANSWER_PATTERNS: dict[str, AnswerPattern] = {
     "code_output_jp": AnswerPattern("コードを```で囲んで回答してください。", _CODE),
     "code_output_en": AnswerPattern("Enclose your code in ```.", _CODE),
 }
-MODES = ("llm-jp-eval-1.3", "llm-jp-eval-1.4", "v2", "none", *(f"v2:{n}" for n in ANSWER_PATTERNS))
+POSTPROCESS_MODES = (
+    "llm-jp-eval-1.3",
+    "llm-jp-eval-1.4",
+    "v2",
+    "none",
+    *(f"v2:{n}" for n in ANSWER_PATTERNS),
+)
 
 
 def normalize(text: str) -> str:
@@ -87,4 +93,4 @@ def postprocess(
         return _v2(raw, mode[3:], pattern)
     if mode == "none":
         return raw
-    raise ValueError(f"unknown post-processing mode {mode!r}; expected one of {MODES}")
+    raise ValueError(f"unknown post-processing mode {mode!r}; expected one of {POSTPROCESS_MODES}")

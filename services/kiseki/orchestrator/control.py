@@ -7,27 +7,27 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from kiseki.core.scoring_modes import SCORING_MODES
+from kiseki.core.status import checkpoint_status
 from kiseki.orchestrator.loop import Orchestrator
-from kiseki.orchestrator.policy import MODES, RunPolicy
+from kiseki.orchestrator.policy import RunPolicy
 from kiseki.orchestrator.state import ACTIVE, CheckpointView
 from kiseki.v1 import control_pb2 as ctl
 from kiseki.v1 import control_pb2_grpc
 from kiseki.v1 import events_pb2 as ev
 
-SCORING_MODES = set(MODES.values())
-
 
 def _status(view: CheckpointView) -> ev.CheckpointStatus:
-    status = ev.CheckpointStatus(
-        checkpoint_id=view.checkpoint.checkpoint_id,
-        run_id=view.checkpoint.run_id,
-        step=view.checkpoint.step,
-        state=view.state,  # type: ignore[arg-type]
-        reason=view.reason,
+    checkpoint = view.checkpoint
+    return checkpoint_status(
+        checkpoint.checkpoint_id,
+        checkpoint.run_id,
+        checkpoint.step,
+        view.state,
         source="orchestrator",
+        reason=view.reason,
+        changed_at_ns=view.changed_at_ns,
     )
-    status.changed_at.FromNanoseconds(view.changed_at_ns)
-    return status
 
 
 def _invalid(
@@ -45,9 +45,10 @@ def _invalid(
         )
     if any(not suite.strip() for suite in request.suites):
         return grpc.StatusCode.INVALID_ARGUMENT, "a suite name is empty"
-    if any(mode not in SCORING_MODES for mode in request.scoring_modes):
+    if any(mode not in SCORING_MODES.values() for mode in request.scoring_modes):
         return grpc.StatusCode.INVALID_ARGUMENT, (
-            f"scoring modes must be among {sorted(MODES)}, got {list(request.scoring_modes)}"
+            f"scoring modes must be among {sorted(SCORING_MODES)},"
+            f" got {list(request.scoring_modes)}"
         )
     return None
 

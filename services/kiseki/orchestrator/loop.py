@@ -14,6 +14,7 @@ from kiseki.core.kafka import Delivery, ProtoProducer, ensure_topics
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_tail import LATEST, TopicTail
 from kiseki.core.service import ServiceContext
+from kiseki.core.status import checkpoint_status
 from kiseki.orchestrator.config import OrchestratorConfig
 from kiseki.orchestrator.deployer import Deployer, DeployError
 from kiseki.orchestrator.planner import plan_jobs
@@ -92,16 +93,16 @@ class Orchestrator:
         reason: str = "",
         request: ev.EvaluationRequest | None = None,
     ) -> None:
-        status = ev.CheckpointStatus(
-            checkpoint_id=view.checkpoint.checkpoint_id,
-            run_id=view.checkpoint.run_id,
-            step=view.checkpoint.step,
-            state=state,  # type: ignore[arg-type]
-            reason=reason,
+        checkpoint = view.checkpoint
+        status = checkpoint_status(
+            checkpoint.checkpoint_id,
+            checkpoint.run_id,
+            checkpoint.step,
+            state,
             source="orchestrator",
+            reason=reason,
             request=request,
         )
-        status.changed_at.GetCurrentTime()
         await self._producer.send(self.topics.status, status, key=status.checkpoint_id)
         self.fleet.apply_status(status)
         for queue in self.listeners:

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiseki.core.scoring_modes import SCORING_MODES
 from kiseki.v1 import events_pb2 as ev
 
-MODES = {"generate": ev.SCORING_MODE_GENERATE, "loglikelihood": ev.SCORING_MODE_LOGLIKELIHOOD}
 _POLICY_KEYS = {"suites", "scoring_modes", "select", "order", "num_few_shots", "shards"}
 
 
@@ -69,8 +69,10 @@ def _run_policy(raw: Mapping[str, Any], where: str) -> RunPolicy:
     if not raw.get("suites"):
         raise PolicyError(f"{where}: 'suites' must list at least one dataset")
     modes = raw.get("scoring_modes", ["generate"])
-    if not set(modes) <= set(MODES):
-        raise PolicyError(f"{where}: scoring_modes must be among {sorted(MODES)}, got {modes}")
+    if not set(modes) <= set(SCORING_MODES):
+        raise PolicyError(
+            f"{where}: scoring_modes must be among {sorted(SCORING_MODES)}, got {modes}"
+        )
     select = str(raw.get("select", "all"))
     if select not in ("all", "log") and not (
         select.startswith("every:")
@@ -86,7 +88,7 @@ def _run_policy(raw: Mapping[str, Any], where: str) -> RunPolicy:
         raise PolicyError(f"{where}: shards must be ≥ 1 and num_few_shots ≥ 0")
     return RunPolicy(
         suites=tuple(raw["suites"]),
-        scoring_modes=tuple(MODES[m] for m in modes),
+        scoring_modes=tuple(SCORING_MODES[m] for m in modes),
         select=select,
         order=order,
         num_few_shots=shots,

@@ -9,20 +9,22 @@ or a chDB directory no process holds).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from kiseki.core.store import Store
+from kiseki.core.store.base import Row
 from kiseki.evaluation.baselines import majority_baseline, majority_label
 from kiseki.evaluation.datasets import few_shot_examples, load_dataset
 
-Row = dict[str, object]
 
-
-def baseline_rows(run_id: str, datasets_dir: Path, names: Iterable[str], shots: int) -> list[Row]:
+def baseline_rows(
+    run_id: str, datasets_dir: Path, names: Iterable[str], shots: int
+) -> list[dict[str, Any]]:
     """One row per dataset evaluated with few-shot examples (a dataset's own `num_few_shots`
     wins over `shots`, as in scoring). Raises DatasetError for a missing or malformed file."""
-    rows: list[Row] = []
+    rows: list[dict[str, Any]] = []
     for name in names:
         dataset = load_dataset(datasets_dir, name)
         count = shots if dataset.num_few_shots is None else dataset.num_few_shots
@@ -42,5 +44,5 @@ def baseline_rows(run_id: str, datasets_dir: Path, names: Iterable[str], shots: 
     return rows
 
 
-def store_baselines(store: Store, rows: list[Row]) -> None:
+def store_baselines(store: Store, rows: Sequence[Row]) -> None:
     store.insert_rows("baselines", rows)

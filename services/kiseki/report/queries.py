@@ -160,8 +160,13 @@ def shapes(
     store: Store, run_ids: list[str], mode: str = "generate", rule: ShapeRule = DEFAULT_RULE
 ) -> Rows:
     """The shape of every (run, category) trajectory with at least three checkpoints."""
+    return shapes_of(trajectory(store, run_ids, mode=mode, window=1), rule)
+
+
+def shapes_of(rows: Rows, rule: ShapeRule = DEFAULT_RULE) -> Rows:
+    """Shapes from trajectory rows (their raw scores: the moving-average window is unused)."""
     result = []
-    for curve in curves(trajectory(store, run_ids, mode=mode, window=1)):
+    for curve in curves(rows):
         if len(curve.points) < 3:
             continue
         shape = classify(curve.points, curve.baseline, rule)

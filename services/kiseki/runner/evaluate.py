@@ -15,7 +15,7 @@ from kiseki.evaluation.datasets import (
     few_shot_examples,
     load_dataset,
 )
-from kiseki.evaluation.loglikelihood import choice_requests, choice_scores
+from kiseki.evaluation.loglikelihood import choice_requests, choice_scores, dataset_choices
 from kiseki.evaluation.metrics import DATASET_LEVEL, dataset_scores, score_samples
 from kiseki.evaluation.postprocess import normalize, postprocess
 from kiseki.evaluation.prompts import build_prompt
@@ -27,10 +27,6 @@ from kiseki.v1 import events_pb2 as ev
 Output = TypeVar("Output")
 # Receives finished samples, in order, while the rest of the job is still being scored.
 Emit = Callable[[Sequence[ev.SampleResult]], Awaitable[None]]
-
-
-class NoChoices(ValueError):
-    """Log-likelihood scoring was asked of a dataset without labels to choose from."""
 
 
 class DatasetCache:
@@ -121,16 +117,14 @@ async def _generate(
         [r.prediction for r in results],
         [r.gold for r in results],
     )
-    scores["format_followed"] = sum(r.format_followed for r in results) / max(1, len(results))
+    scores["format_following"] = sum(r.format_followed for r in results) / max(1, len(results))
     return scores
 
 
 async def _loglikelihood(
     dataset: Dataset, results: list[ev.SampleResult], client: ScoringClient, emit: Emit
 ) -> dict[str, float]:
-    labels = dataset.label_list
-    if not labels:
-        raise NoChoices(f"{dataset.name} has no label_list: nothing to score by log-likelihood")
+    labels = dataset_choices(dataset)
     started, prefix = (
         time.monotonic(),
         ReadySamples[Continuation](len(results) * len(labels), len(labels)),

@@ -22,7 +22,6 @@ from kiseki.core.kafka_tail import TopicTail
 from kiseki.v1 import events_pb2 as ev
 
 FINAL = {ev.CHECKPOINT_STATE_DONE, ev.CHECKPOINT_STATE_FAILED}
-STATUS_PARTITIONS = 3  # as the watcher and orchestrator create it
 
 
 class FinishedCheckpoints:
@@ -33,7 +32,7 @@ class FinishedCheckpoints:
         self._ready_at_ns: dict[str, int] = {}  # checkpoint id → its latest READY
 
     async def start(self) -> None:
-        await ensure_topics(self.kafka, {self.kafka.topics.status: STATUS_PARTITIONS})
+        await ensure_topics(self.kafka, self.kafka.topics.partitions())
         await self._tail.start()
         self._apply(await self._tail.read_to_end())
 

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from kiseki.core.kafka import Delivery, TransientError
 from kiseki.core.store import Store, StoreUnavailable
-from kiseki.core.store.rows import Row, checkpoint_rows, sample_row, status_row, summary_row
+from kiseki.core.store.base import Row
+from kiseki.core.store.rows import checkpoint_rows, sample_row, status_row, summary_row
 from kiseki.v1 import events_pb2 as ev
 
 

@@ -25,10 +25,9 @@ from kiseki.local.process import free_port, service_ready
 from kiseki.orchestrator.policy import parse_policies
 from kiseki.report.baselines import baseline_rows, store_baselines
 from kiseki.stack.supervisor import ServiceSpec, Supervisor
+from kiseki.stack.workdir import CONTROL_ADDRESS_FILE, QUERY_ADDRESS_FILE, stack_store_url
 
 SERVICES_DIR = Path(__file__).resolve().parents[2]
-QUERY_ADDRESS_FILE = "query.address"
-CONTROL_ADDRESS_FILE = "control.address"
 log = logging.getLogger(__name__)
 
 
@@ -65,7 +64,7 @@ class LocalStack:
 
     @property
     def store_url(self) -> str:
-        return os.environ.get("KISEKI_STORE_URL") or f"chdb:{self.settings.workdir / 'store'}"
+        return stack_store_url(self.settings.workdir)
 
     @property
     def control_address(self) -> str:

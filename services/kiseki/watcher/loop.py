@@ -34,13 +34,13 @@ from kiseki.core.kafka import ProtoProducer, ensure_topics
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_tail import TopicTail
 from kiseki.core.service import ServiceContext
+from kiseki.core.status import checkpoint_status
 from kiseki.v1 import events_pb2 as ev
 from kiseki.watcher.config import WatcherConfig
 from kiseki.watcher.runs import WatchedRun
 from kiseki.watcher.scanner import RunScanner, ScanResult
 
 log = logging.getLogger(__name__)
-PARTITIONS = 3
 
 
 async def read_published(kafka: KafkaConfig) -> dict[str, dict[str, int]]:
@@ -65,15 +65,7 @@ class Publisher:
     async def status(
         self, run_id: str, checkpoint: str, step: int, state: int, reason: str
     ) -> None:
-        status = ev.CheckpointStatus(
-            checkpoint_id=checkpoint,
-            run_id=run_id,
-            step=step,
-            state=state,  # type: ignore[arg-type]
-            reason=reason,
-            source="watcher",
-        )
-        status.changed_at.GetCurrentTime()
+        status = checkpoint_status(checkpoint, run_id, step, state, source="watcher", reason=reason)
         await self.producer.send(self.kafka.topics.status, status, key=checkpoint)
 
     async def publish(self, scanner: RunScanner, result: ScanResult) -> None:
@@ -124,7 +116,7 @@ async def run_watcher(
     context: ServiceContext, kafka: KafkaConfig, config: WatcherConfig, runs: list[WatchedRun]
 ) -> None:
     topics = kafka.topics
-    await ensure_topics(kafka, {topics.checkpoints: PARTITIONS, topics.status: PARTITIONS})
+    await ensure_topics(kafka, topics.partitions())
     published = await read_published(kafka)
     publisher = Publisher(kafka)
     await publisher.producer.start()

@@ -13,8 +13,9 @@ from kiseki.core.store.connect import open_store
 class StoreConfig:
     url: str = setting(
         "KISEKI_STORE_URL",
-        "chdb:.artifacts/kiseki-store",
-        doc="chdb:DIR embeds chDB (local default); http(s)://user@host:port/db uses a server",
+        "chdb:.artifacts/up/store",
+        doc="chdb:DIR embeds chDB; http(s)://user@host:port/db uses a server. Default: the"
+        " store of `kiseki up` in its default workdir, which the commands read",
     )
     password: str = setting(
         "KISEKI_CLICKHOUSE_PASSWORD", "", doc="ClickHouse server password, from a Secret"

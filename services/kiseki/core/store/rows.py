@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from kiseki.core.scoring_modes import scoring_mode_name
+from kiseki.core.store.base import Row
 from kiseki.v1 import events_pb2 as ev
-
-Row = dict[str, object]
 
 
 def _when(timestamp: Timestamp) -> str:
     return timestamp.ToDatetime().isoformat(sep=" ", timespec="milliseconds")
-
-
-def _mode(mode: int) -> str:
-    return ev.ScoringMode.Name(mode).removeprefix("SCORING_MODE_").lower()
 
 
 def status_row(status: ev.CheckpointStatus) -> Row:
@@ -54,7 +50,7 @@ def sample_row(sample: ev.SampleResult) -> Row:
         "step": sample.step,
         "dataset": sample.dataset,
         "sample_index": sample.sample_index,
-        "scoring_mode": _mode(sample.scoring_mode),
+        "scoring_mode": scoring_mode_name(sample.scoring_mode),
         "job_id": sample.job_id,
         "prompt": sample.prompt,
         "raw_output": sample.raw_output,
@@ -74,7 +70,7 @@ def summary_row(summary: ev.JobSummary) -> Row:
         "checkpoint_id": summary.checkpoint_id,
         "step": summary.step,
         "dataset": summary.dataset,
-        "scoring_mode": _mode(summary.scoring_mode),
+        "scoring_mode": scoring_mode_name(summary.scoring_mode),
         "shard_index": summary.shard_index,
         "shard_count": summary.shard_count,
         "num_samples": summary.num_samples,

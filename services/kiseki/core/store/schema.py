@@ -95,7 +95,7 @@ ANALYTICS_VIEWS = (
     FROM checkpoints FINAL GROUP BY checkpoint_id""",
     # Dataset scores from the job summaries (one row per job, not per sample: the trajectory
     # of a 100M-sample store reads ~100k rows). The runner's summary holds each metric as
-    # llm-jp-eval computes it (corpus metrics over the job's samples) and format_followed;
+    # llm-jp-eval computes it (corpus metrics over the job's samples) and format_following;
     # shards are weighted by their samples. dataset_scores (per-sample means) is the drill-down.
     """CREATE OR REPLACE VIEW job_scores AS
     SELECT run_id, checkpoint_id, step, dataset, scoring_mode, metric,

@@ -61,7 +61,8 @@ def comet_wmt22(
         raise MetricUnavailable(
             "comet_wmt22 needs the Unbabel/wmt22-comet-da model, which is not available here "
             "(no model hub): install 'unbabel-comet', download the checkpoint where a hub is "
-            "reachable, then install_comet_scorer(unbabel_comet_scorer(PATH))"
+            "reachable, then pass it: `kiseki metrics score --comet-model PATH`, or"
+            " install_comet_scorer(unbabel_comet_scorer(PATH))"
         )
     scores = [float(value) for value in _installed[0](sources, predictions, golds)]
     if len(scores) != len(predictions):

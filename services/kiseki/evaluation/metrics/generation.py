@@ -16,16 +16,21 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from typing import TYPE_CHECKING
 
-from rouge_score import rouge_scorer
-from sacrebleu.metrics.bleu import BLEU
-from sacrebleu.tokenizers.tokenizer_ja_mecab import TokenizerJaMecab
+# Imported when first scored: rouge-score pulls nltk and scipy.stats (seconds), which a
+# command that scores exact_match, or only reads the store, should not pay at start.
+if TYPE_CHECKING:
+    from rouge_score.rouge_scorer import RougeScorer
+    from sacrebleu.metrics.bleu import BLEU
 
 _SENTENCE = re.compile(r"[^。！？!?]+[。！？!?]?")
 
 
 @cache
 def _bleu(target_language: str) -> BLEU:
+    from sacrebleu.metrics.bleu import BLEU
+
     return BLEU(trg_lang=target_language, effective_order=True)
 
 
@@ -48,6 +53,8 @@ class _MecabWords:
     """The word tokenizer rouge-score calls; MeCab via sacrebleu's ja-mecab."""
 
     def __init__(self) -> None:
+        from sacrebleu.tokenizers.tokenizer_ja_mecab import TokenizerJaMecab
+
         self._mecab = TokenizerJaMecab()  # type: ignore[no-untyped-call]
 
     def tokenize(self, text: str) -> list[str]:
@@ -56,8 +63,10 @@ class _MecabWords:
 
 
 @cache
-def _rouge() -> rouge_scorer.RougeScorer:
-    return rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeLsum"], tokenizer=_MecabWords())
+def _rouge() -> RougeScorer:
+    from rouge_score.rouge_scorer import RougeScorer
+
+    return RougeScorer(["rouge1", "rouge2", "rougeLsum"], tokenizer=_MecabWords())
 
 
 def _sentences_per_line(text: str) -> str:

@@ -13,8 +13,6 @@ import re
 import warnings
 from collections.abc import Callable, Sequence
 
-from scipy.stats import pearsonr, spearmanr
-
 _NOT_NUMBER = re.compile(r"[^0-9.]")
 
 
@@ -48,9 +46,14 @@ def _correlation(
     return 0.0 if math.isnan(value) else value
 
 
+# scipy.stats is imported when a correlation is first asked for (about a second at start).
 def pearson(predictions: Sequence[str], golds: Sequence[str]) -> float:
+    from scipy.stats import pearsonr
+
     return _correlation(pearsonr, predictions, golds)
 
 
 def spearman(predictions: Sequence[str], golds: Sequence[str]) -> float:
+    from scipy.stats import spearmanr
+
     return _correlation(spearmanr, predictions, golds)

@@ -1,0 +1,93 @@
+"""`kiseki up`: the whole system as local processes on the embedded defaults, until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import time
+from pathlib import Path
+
+from kiseki.cli import CommandError, command_parser
+from kiseki.stack.progress import checkpoint_states, describe
+from kiseki.stack.stack import LocalStack, StackSettings, WatchedDir
+from kiseki.stack.workdir import DEFAULT_WORKDIR
+
+DEFAULT_SUITES = ["synth_arith", "synth_nli", "synth_qa"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = command_parser(subparsers, "up")
+    parser.add_argument("--watch", type=Path, required=True, help="the run's checkpoint directory")
+    parser.add_argument("--run-id", required=True)
+    parser.add_argument("--tokens-per-step", type=int, default=0)
+    parser.add_argument("--datasets", type=Path, default=Path("datasets/synthetic"))
+    parser.add_argument("--policy", type=Path, help="policy JSON (default: synthetic suites)")
+    parser.add_argument("--runners", type=int, default=1)
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=DEFAULT_WORKDIR,
+        help=f"state, logs and the chDB store (default {DEFAULT_WORKDIR})",
+    )
+    parser.set_defaults(func=run)
+
+
+def _policy(path: Path | None) -> dict[str, object]:
+    if path is None:
+        return {"budget": {"max_endpoints": 1}, "runs": {"*": {"suites": DEFAULT_SUITES}}}
+    try:
+        loaded: dict[str, object] = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise CommandError(f"cannot read policy {path}: {error}") from None
+    return loaded
+
+
+async def _follow(stack: LocalStack, run_id: str, stopping: asyncio.Event) -> None:
+    shown = ""
+    while not stopping.is_set():
+        stack.check()
+        line = describe(await checkpoint_states(stack.control_address, run_id))
+        if line != shown:
+            print(f"[{time.strftime('%H:%M:%S')}] {run_id}: {line}", flush=True)
+            shown = line
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), 2.0)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.watch.is_dir():
+        raise CommandError(f"--watch {args.watch} is not a directory")
+    settings = StackSettings(
+        workdir=args.workdir.resolve(),
+        runs=[WatchedDir(args.run_id, args.watch.resolve(), args.tokens_per_step)],
+        policy=_policy(args.policy),
+        datasets_dir=args.datasets.resolve(),
+        runners=args.runners,
+    )
+    stack = LocalStack(settings)
+    stack.start()
+    print(
+        f"kiseki up: control API on {stack.control_address}, read-only SQL (kiseki runs, scores,"
+        f" trajectory, shapes, sql) on {stack.query_address}; logs in {settings.workdir / 'logs'}"
+    )
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stopping.set)
+        await _follow(stack, args.run_id, stopping)
+
+    try:
+        stack.wait_ready()
+        print("kiseki up: every service is ready; watching for checkpoints", flush=True)
+        asyncio.run(main())
+    except TimeoutError as error:
+        raise CommandError(f"{error}; see the logs in {settings.workdir / 'logs'}") from None
+    finally:
+        print("kiseki up: stopping every service")
+        stack.stop()
+    return 0

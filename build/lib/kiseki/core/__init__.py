@@ -1,0 +1,1 @@
+"""Shared plumbing for every service: config, logging, health, metrics, gRPC, Kafka, store."""

@@ -1,0 +1,1 @@
+"""Pure evaluation logic: datasets, prompts, post-processing, metrics, aggregation."""

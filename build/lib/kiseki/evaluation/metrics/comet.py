@@ -1,0 +1,70 @@
+"""comet_wmt22 through a plug-in: the Unbabel/wmt22-comet-da model is a hub download and
+torch-sized, so the pure core only defines the call and asks a scorer installed at run time.
+
+A scorer takes (sources, predictions, golds) and returns one score per sample. Without one,
+`comet_wmt22` raises MetricUnavailable saying what to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+CometScorer = Callable[[Sequence[str], Sequence[str], Sequence[str]], Sequence[float]]
+
+
+class MetricUnavailable(RuntimeError):
+    """A metric whose model or package is not present here."""
+
+
+_installed: list[CometScorer] = []
+
+
+def install_comet_scorer(scorer: CometScorer | None) -> None:
+    """Use `scorer` for comet_wmt22 from now on (None removes it)."""
+    _installed.clear()
+    if scorer is not None:
+        _installed.append(scorer)
+
+
+def unbabel_comet_scorer(checkpoint: str, batch_size: int = 8, gpus: int = 0) -> CometScorer:
+    """A scorer from the `unbabel-comet` package and a local wmt22-comet-da checkpoint."""
+    try:
+        comet: Any = importlib.import_module("comet")
+    except ImportError:
+        raise MetricUnavailable(
+            "comet_wmt22: the 'unbabel-comet' package is not installed"
+        ) from None
+    try:
+        model = comet.load_from_checkpoint(checkpoint)
+    except (OSError, ValueError) as error:
+        raise MetricUnavailable(f"comet_wmt22: cannot load {checkpoint!r}: {error}") from None
+
+    def score(
+        sources: Sequence[str], predictions: Sequence[str], golds: Sequence[str]
+    ) -> list[float]:
+        data = [
+            {"src": s, "mt": p, "ref": g}
+            for s, p, g in zip(sources, predictions, golds, strict=True)
+        ]
+        output = model.predict(data, batch_size=batch_size, gpus=gpus, progress_bar=False)
+        return [float(value) for value in output.scores]
+
+    return score
+
+
+def comet_wmt22(
+    sources: Sequence[str], predictions: Sequence[str], golds: Sequence[str]
+) -> list[float]:
+    if not _installed:
+        raise MetricUnavailable(
+            "comet_wmt22 needs the Unbabel/wmt22-comet-da model, which is not available here "
+            "(no model hub): install 'unbabel-comet', download the checkpoint where a hub is "
+            "reachable, then pass it: `kiseki metrics score --comet-model PATH`, or"
+            " install_comet_scorer(unbabel_comet_scorer(PATH))"
+        )
+    scores = [float(value) for value in _installed[0](sources, predictions, golds)]
+    if len(scores) != len(predictions):
+        raise MetricUnavailable(f"comet_wmt22: {len(scores)} scores for {len(predictions)} samples")
+    return scores

@@ -1,0 +1,75 @@
+"""`python -m kiseki.orchestrator`: policies, endpoints (local Triton or Kubernetes), jobs, the
+control API."""
+
+from __future__ import annotations
+
+import os
+
+from kiseki.core.config import ConfigError, load_config
+from kiseki.core.grpc_auth import GrpcAuthConfig
+from kiseki.core.grpc_server import GrpcServer
+from kiseki.core.kafka_config import KafkaConfig
+from kiseki.core.service import ServiceConfig, ServiceContext, run_service
+from kiseki.orchestrator.config import KubernetesConfig, OrchestratorConfig
+from kiseki.orchestrator.control import ControlService
+from kiseki.orchestrator.deployer import Deployer, LocalTritonDeployer
+from kiseki.orchestrator.loop import Orchestrator
+from kiseki.orchestrator.policy import load_policies
+from kiseki.orchestrator.roots import CheckpointRoots
+from kiseki.serving.endpoints import LocalEndpointManager
+from kiseki.serving.trtllm.config import TrtllmConfig
+from kiseki.v1 import control_pb2_grpc
+
+
+def make_deployer(config: OrchestratorConfig) -> Deployer:
+    """The deployer KISEKI_DEPLOYER names. A Kubernetes one uses the pod's ServiceAccount, or
+    the kubeconfig (KUBECONFIG) when the orchestrator runs outside the cluster."""
+    if config.deployer == "local":
+        return LocalTritonDeployer(LocalEndpointManager(config.workdir))
+    if config.deployer != "kubernetes":
+        raise ConfigError(f"KISEKI_DEPLOYER={config.deployer!r} must be local or kubernetes")
+    # Imported here so the local stack does not load the Kubernetes and KServe clients.
+    from kubernetes import client
+    from kubernetes import config as kube_config
+
+    from kiseki.orchestrator.kube_deployer import KubernetesDeployer
+
+    cluster = load_config(KubernetesConfig).validate()
+    trtllm = load_config(TrtllmConfig).validate() if cluster.backend == "trtllm" else None
+    try:
+        kube_config.load_incluster_config()
+    except kube_config.ConfigException:
+        kube_config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
+    return KubernetesDeployer(client.ApiClient(), cluster, trtllm)
+
+
+def main() -> None:
+    service, kafka = load_config(ServiceConfig), load_config(KafkaConfig)
+    config = load_config(OrchestratorConfig)
+    policies = load_policies(config.policy_file)
+    deployer = make_deployer(config)
+    auth, roots = load_config(GrpcAuthConfig), load_config(CheckpointRoots)
+
+    async def serve(context: ServiceContext) -> None:
+        orchestrator = Orchestrator(kafka, config, policies, deployer, roots)
+        control = ControlService(orchestrator)
+        server = GrpcServer(
+            [lambda s: control_pb2_grpc.add_ControlServicer_to_server(control, s)],
+            ["kiseki.v1.Control"],
+            host=config.control_host,
+            port=config.control_port,
+            credentials=auth.server_credentials(),
+            interceptors=auth.interceptors(),
+        )
+        await server.start()
+        try:
+            await orchestrator.run(context)
+        finally:
+            await server.stop(grace_s=2.0)
+            await deployer.close()
+
+    run_service("orchestrator", service, serve)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""The Kubernetes objects that serve one checkpoint, as typed models (kubernetes, kserve):
+names and identity labels, the pod of kube_pod wrapped as a Deployment + Service or as a
+KServe InferenceService, and the TensorRT-LLM engine-build Job that comes first."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from kubernetes import client as k8s
+
+from kiseki.orchestrator.config import KubernetesConfig
+from kiseki.orchestrator.kserve_models import (
+    V1beta1InferenceService,
+    V1beta1InferenceServiceSpec,
+    V1beta1PredictorSpec,
+)
+from kiseki.orchestrator.kube_pod import PORTS, pod_spec, trtllm_settings
+from kiseki.serving.trtllm.build_job import BuildVolumes, engine_build_job, label_value
+from kiseki.serving.trtllm.config import TrtllmConfig
+from kiseki.v1 import events_pb2 as ev
+
+MANAGER = "kiseki-orchestrator"
+COMPONENT = "inference"
+RUN_LABEL, CHECKPOINT_LABEL = "kiseki.dev/run-id", "kiseki.dev/checkpoint-id"
+KSERVE_SERVICE_PORT = 80
+TRTLLM_MODELS = ("ensemble", "loglikelihood")
+_NAME_UNSAFE = re.compile(r"[^a-z0-9-]+")
+
+
+def object_name(checkpoint_id: str) -> str:
+    """A DNS-1123 name unique per checkpoint; 45 characters leave room for KServe's suffixes.
+
+    An id that is not already a clean short name gets a hash of itself, so two ids that clean
+    or cut to the same text still get different names."""
+    cleaned = _NAME_UNSAFE.sub("-", checkpoint_id.lower()).strip("-")
+    name = f"kiseki-{cleaned}"
+    if cleaned != checkpoint_id or len(name) > 45:
+        digest = hashlib.sha256(checkpoint_id.encode()).hexdigest()[:8]
+        name = f"kiseki-{cleaned[:28]}".rstrip("-") + f"-{digest}"
+    return name
+
+
+def model_names(cfg: KubernetesConfig, checkpoint_id: str) -> tuple[str, ...]:
+    """The Triton models that must be ready; the first is the one runners call."""
+    return TRTLLM_MODELS if cfg.backend == "trtllm" else (checkpoint_id,)
+
+
+def selector(cfg: KubernetesConfig) -> str:
+    """Label selector of every object this orchestrator's install created."""
+    return (
+        f"app.kubernetes.io/managed-by={MANAGER},app.kubernetes.io/instance={cfg.instance},"
+        f"app.kubernetes.io/component={COMPONENT}"
+    )
+
+
+def identity(
+    cfg: KubernetesConfig, checkpoint: ev.CheckpointDiscovered, **annotations: str
+) -> k8s.V1ObjectMeta:
+    labels = {
+        "app.kubernetes.io/name": "kiseki",
+        "app.kubernetes.io/component": COMPONENT,
+        "app.kubernetes.io/managed-by": MANAGER,
+        "app.kubernetes.io/instance": cfg.instance,
+        RUN_LABEL: label_value(checkpoint.run_id),
+        CHECKPOINT_LABEL: label_value(checkpoint.checkpoint_id),
+    }
+    # Labels may be cut to 63 characters; annotations keep the exact identities.
+    annotations |= {RUN_LABEL: checkpoint.run_id, CHECKPOINT_LABEL: checkpoint.checkpoint_id}
+    return k8s.V1ObjectMeta(
+        name=object_name(checkpoint.checkpoint_id), labels=labels, annotations=annotations
+    )
+
+
+def deployment(
+    cfg: KubernetesConfig, checkpoint: ev.CheckpointDiscovered, trtllm: TrtllmConfig | None
+) -> tuple[k8s.V1Deployment, k8s.V1Service]:
+    meta = identity(cfg, checkpoint)
+    match = {
+        CHECKPOINT_LABEL: label_value(checkpoint.checkpoint_id),
+        "app.kubernetes.io/instance": cfg.instance,
+    }
+    template = k8s.V1PodTemplateSpec(
+        metadata=k8s.V1ObjectMeta(labels=meta.labels, annotations=meta.annotations),
+        spec=pod_spec(cfg, checkpoint, trtllm, str(meta.name)),
+    )
+    spec = k8s.V1DeploymentSpec(
+        replicas=1, selector=k8s.V1LabelSelector(match_labels=match), template=template
+    )
+    ports = [
+        k8s.V1ServicePort(
+            name=name,
+            port=port,
+            target_port=port,
+            app_protocol="kubernetes.io/h2c" if name == "grpc" else None,
+        )
+        for name, port in PORTS.items()
+    ]
+    service = k8s.V1Service(
+        api_version="v1",
+        kind="Service",
+        metadata=meta,
+        spec=k8s.V1ServiceSpec(selector=match, ports=ports),
+    )
+    return k8s.V1Deployment(
+        api_version="apps/v1", kind="Deployment", metadata=meta, spec=spec
+    ), service
+
+
+def inference_service(
+    cfg: KubernetesConfig, checkpoint: ev.CheckpointDiscovered, trtllm: TrtllmConfig | None
+) -> V1beta1InferenceService:
+    meta = identity(
+        cfg, checkpoint, **{"serving.kserve.io/deploymentMode": cfg.kserve_deployment_mode}
+    )
+    pod = pod_spec(cfg, checkpoint, trtllm, str(meta.name))
+    predictor = V1beta1PredictorSpec(
+        min_replicas=1,
+        max_replicas=1,
+        labels=meta.labels,
+        init_containers=pod.init_containers,
+        containers=pod.containers,
+        volumes=pod.volumes,
+        automount_service_account_token=False,
+        node_selector=pod.node_selector,
+        tolerations=pod.tolerations,
+        security_context=pod.security_context,
+    )
+    return V1beta1InferenceService(
+        api_version="serving.kserve.io/v1beta1",
+        kind="InferenceService",
+        metadata=meta,
+        spec=V1beta1InferenceServiceSpec(predictor=predictor),
+    )
+
+
+def build_job(
+    cfg: KubernetesConfig, trtllm: TrtllmConfig, checkpoint: ev.CheckpointDiscovered
+) -> k8s.V1Job:
+    """The checkpoint's engine-build Job, writing where its serving pod will read the engine."""
+    engine = object_name(checkpoint.checkpoint_id)
+    claims = BuildVolumes(
+        checkpoint_claim=cfg.checkpoint_claim,
+        engine_claim=cfg.engine_claim,
+        checkpoint_subpath=checkpoint.uri.removeprefix(cfg.checkpoint_mount).strip("/"),
+        engine_subpath=engine,
+        source_claim=cfg.trtllm_source_claim,
+    )
+    settings = trtllm_settings(trtllm, checkpoint, engine)
+    job = engine_build_job(settings, checkpoint.run_id, checkpoint.checkpoint_id, claims)
+    if job.metadata is not None and job.metadata.labels is not None:
+        job.metadata.labels |= {
+            "app.kubernetes.io/managed-by": MANAGER,
+            "app.kubernetes.io/instance": cfg.instance,
+        }
+    return job

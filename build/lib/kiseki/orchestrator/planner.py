@@ -1,0 +1,30 @@
+"""The evaluation jobs of one checkpoint: datasets × scoring modes × shards, with stable ids."""
+
+from __future__ import annotations
+
+from kiseki.core.ids import job_id
+from kiseki.orchestrator.policy import RunPolicy
+from kiseki.v1 import events_pb2 as ev
+
+
+def plan_jobs(
+    checkpoint: ev.CheckpointDiscovered, policy: RunPolicy, endpoint: str, model_name: str
+) -> list[ev.EvaluationJob]:
+    return [
+        ev.EvaluationJob(
+            job_id=job_id(checkpoint.checkpoint_id, dataset, shard, policy.shards, mode),
+            checkpoint_id=checkpoint.checkpoint_id,
+            run_id=checkpoint.run_id,
+            step=checkpoint.step,
+            endpoint=endpoint,
+            model_name=model_name,
+            dataset=dataset,
+            shard_index=shard,
+            shard_count=policy.shards,
+            scoring_mode=mode,  # type: ignore[arg-type]
+            num_few_shots=policy.num_few_shots,
+        )
+        for dataset in policy.suites
+        for mode in policy.scoring_modes
+        for shard in range(policy.shards)
+    ]

@@ -1,0 +1,123 @@
+"""The orchestrator's view of every checkpoint, rebuilt from the log at each start.
+
+Applying the same record twice changes nothing, so replaying the checkpoints, status and
+results topics after a restart gives back the view the orchestrator had when it died.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from kiseki.orchestrator.policy import PolicyBook, RunPolicy
+from kiseki.v1 import events_pb2 as ev
+
+FINAL = {ev.CHECKPOINT_STATE_DONE, ev.CHECKPOINT_STATE_FAILED}
+ACTIVE = {ev.CHECKPOINT_STATE_DEPLOYING, ev.CHECKPOINT_STATE_READY, ev.CHECKPOINT_STATE_EVALUATING}
+
+
+@dataclass
+class CheckpointView:
+    checkpoint: ev.CheckpointDiscovered
+    state: int = ev.CHECKPOINT_STATE_DISCOVERED
+    reason: str = ""
+    changed_at_ns: int = 0
+    jobs: set[str] = field(default_factory=set)
+    done: set[str] = field(default_factory=set)
+    failures: dict[str, str] = field(default_factory=dict)
+    retries: int = 0  # times the failed jobs were sent again (since this process started)
+    # When the current evaluation was asked for (ns since the epoch): the latest DISCOVERED.
+    requested_at_ns: int = 0
+    request: ev.EvaluationRequest | None = None  # that status's explicit request, if it was one
+
+    @property
+    def all_jobs_reported(self) -> bool:
+        return bool(self.jobs) and self.jobs <= self.done | set(self.failures)
+
+    def policy(self, policies: PolicyBook) -> RunPolicy | None:
+        """The run's policy, with what an explicit request asks for in place of its own."""
+        policy = policies.for_run(self.checkpoint.run_id)
+        if policy is None or self.request is None:
+            return policy
+        return replace(
+            policy,
+            suites=tuple(self.request.suites) or policy.suites,
+            scoring_modes=tuple(self.request.scoring_modes) or policy.scoring_modes,
+        )
+
+    def wanted_by(self, policy: RunPolicy) -> bool:
+        return self.request is not None or policy.selects(self.checkpoint.step)
+
+
+@dataclass
+class Fleet:
+    views: dict[str, CheckpointView] = field(default_factory=dict)
+
+    def add_checkpoint(self, checkpoint: ev.CheckpointDiscovered) -> CheckpointView:
+        view = self.views.get(checkpoint.checkpoint_id)
+        if view is None:
+            view = self.views[checkpoint.checkpoint_id] = CheckpointView(checkpoint)
+        return view
+
+    def apply_status(self, status: ev.CheckpointStatus) -> None:
+        """Take a status change unless the view already holds a newer one (our own
+        changes are applied when made, before the log plays them back)."""
+        view = self.views.get(status.checkpoint_id)
+        if view is None:
+            return
+        changed_at_ns = status.changed_at.ToNanoseconds()
+        discovered = status.state == ev.CHECKPOINT_STATE_DISCOVERED
+        if discovered and changed_at_ns >= view.requested_at_ns:
+            view.requested_at_ns = changed_at_ns
+            view.request = status.request if status.HasField("request") else None
+        if changed_at_ns >= view.changed_at_ns:
+            view.state, view.reason, view.changed_at_ns = status.state, status.reason, changed_at_ns
+
+    def evaluating(self, checkpoint_id: str) -> bool:
+        view = self.views.get(checkpoint_id)
+        return view is not None and view.state in ACTIVE
+
+    def first_request_ms(self) -> int | None:
+        """When the earliest evaluation in flight was asked for (ms); None: none in flight."""
+        in_flight = self.active()
+        if not in_flight:
+            return None
+        return min(view.requested_at_ns for view in in_flight) // 1_000_000
+
+    def apply_summary(self, summary: ev.JobSummary, sent_at_ns: int | None = None) -> None:
+        """`sent_at_ns`, when known, drops a summary sent before the evaluation now asked
+        for (a backfill evaluates again the jobs an earlier evaluation did)."""
+        view = self.views.get(summary.checkpoint_id)
+        if view is None or (sent_at_ns is not None and sent_at_ns < view.requested_at_ns):
+            return
+        if summary.failed:
+            # A redelivered job that failed (its endpoint already torn down, say) does not
+            # undo the success it had before.
+            if summary.job_id not in view.done:
+                view.failures[summary.job_id] = summary.error or "job failed"
+        else:
+            view.done.add(summary.job_id)
+            view.failures.pop(summary.job_id, None)
+
+    def active(self) -> list[CheckpointView]:
+        return [v for v in self.views.values() if v.state in ACTIVE]
+
+    def candidates(self, policies: PolicyBook) -> list[CheckpointView]:
+        """Checkpoints the policies select or a request asks for and nobody has started, in
+        each run's order."""
+        waiting = []
+        for view in self.views.values():
+            policy = view.policy(policies)
+            startable = view.state == ev.CHECKPOINT_STATE_DISCOVERED
+            if startable and policy is not None and view.wanted_by(policy):
+                waiting.append((policy, view))
+        newest_first = [v for p, v in waiting if p.order == "newest"]
+        oldest_first = [v for p, v in waiting if p.order != "newest"]
+        newest_first.sort(key=lambda v: -v.checkpoint.step)
+        oldest_first.sort(key=lambda v: v.checkpoint.step)
+        return oldest_first + newest_first
+
+    def runs(self) -> dict[str, list[CheckpointView]]:
+        by_run: dict[str, list[CheckpointView]] = {}
+        for view in self.views.values():
+            by_run.setdefault(view.checkpoint.run_id, []).append(view)
+        return by_run

@@ -1,0 +1,1 @@
+"""Reading the trajectory back: tables and plots from the store."""

@@ -1,0 +1,80 @@
+"""PNG plots of category trajectories against training tokens on a log axis (matplotlib)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+
+from kiseki.report.queries import Rows, curves
+
+
+def _draw(axes: Axes, rows: Rows, colour: Any, label: str) -> None:
+    """Raw scores faint, the moving average solid, the baseline dashed; checkpoints at 0
+    tokens have no place on a log axis and are left out."""
+    points = [r for r in rows if r["tokens_seen"] > 0]
+    if not points:
+        return
+    tokens = [r["tokens_seen"] for r in points]
+    axes.plot(tokens, [r["score"] for r in points], color=colour, alpha=0.3, marker=".", lw=0.8)
+    axes.plot(tokens, [r["score_ma"] for r in points], color=colour, lw=2, label=label)
+    baseline = points[0].get("baseline")
+    if baseline is not None:
+        axes.axhline(baseline, color=colour, ls="--", lw=1, label=f"{label} majority baseline")
+
+
+def trajectory_plot(rows: Rows, out: Path, title: str, window: int) -> Path:
+    """Every run in `rows` (one category) on one plot."""
+    if not rows:
+        raise ValueError("nothing to plot: no trajectory rows")
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    colours = plt.get_cmap("tab10")
+    for index, run_id in enumerate(sorted({r["run_id"] for r in rows})):
+        _draw(axes, [r for r in rows if r["run_id"] == run_id], colours(index % 10), run_id)
+    axes.set_xscale("log")
+    axes.set_xlabel("training tokens")
+    axes.set_ylabel(f"score (moving average of {window})")
+    axes.set_title(title)
+    axes.legend(fontsize=7)
+    axes.grid(alpha=0.3)
+    return _save(figure, out)
+
+
+def shapes_plot(rows: Rows, shapes: Sequence[dict[str, Any]], out: Path, window: int) -> Path:
+    """One panel per category (every run in it), titled with each run's shape."""
+    categories = sorted({c.category for c in curves(rows)}, key=lambda c: (c == "AVG", c))
+    if not categories:
+        raise ValueError("nothing to plot: no trajectory rows")
+    columns = min(3, len(categories))
+    lines = -(-len(categories) // columns)
+    figure, grid = plt.subplots(lines, columns, figsize=(4 * columns, 3 * lines), squeeze=False)
+    shape_of = {(s["run_id"], s["category"]): s["shape"] for s in shapes}
+    colours = plt.get_cmap("tab10")
+    runs = sorted({r["run_id"] for r in rows})
+    for axes, category in zip(grid.flat, categories, strict=False):
+        for index, run_id in enumerate(runs):
+            members = [r for r in rows if r["run_id"] == run_id and r["category"] == category]
+            _draw(axes, members, colours(index % 10), run_id)
+        named = ", ".join(shape_of.get((run, category), "-") for run in runs)
+        axes.set_title(f"{category}: {named}", fontsize=9)
+        axes.set_xscale("log")
+        axes.grid(alpha=0.3)
+    for axes in list(grid.flat)[len(categories) :]:
+        axes.set_visible(False)
+    figure.supxlabel("training tokens")
+    figure.supylabel(f"score (moving average of {window})")
+    return _save(figure, out)
+
+
+def _save(figure: Any, out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+    return out

@@ -1,0 +1,54 @@
+"""The task-runner's settings, read once from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiseki.core.config import setting
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    datasets_dir: Path = setting(
+        "KISEKI_DATASETS_DIR",
+        doc="llm-jp-eval preprocessed datasets: <dir>/{train,test}/<name>.json",
+    )
+    group_id: str = setting(
+        "KISEKI_RUNNER_GROUP", "kiseki-runners", doc="consumer group; add runners to go faster"
+    )
+    items_per_request: int = setting(
+        "KISEKI_RUNNER_ITEMS_PER_REQUEST",
+        64,
+        unit="items",
+        doc="items packed in one inference request; packing beats client concurrency",
+    )
+    max_in_flight: int = setting(
+        "KISEKI_RUNNER_MAX_IN_FLIGHT", 2, unit="requests", doc="requests in flight per job"
+    )
+    max_attempts: int = setting(
+        "KISEKI_RUNNER_MAX_ATTEMPTS",
+        6,
+        unit="attempts",
+        doc="tries per job while its endpoint is unavailable, then the job is reported FAILED",
+    )
+    first_backoff_s: float = setting(
+        "KISEKI_RUNNER_FIRST_BACKOFF_S",
+        0.5,
+        unit="seconds",
+        doc="wait after the first failed try; doubles each time (0.5 s … 16 s over 6 tries)",
+    )
+    max_job_s: float = setting(
+        "KISEKI_RUNNER_MAX_JOB_S",
+        6 * 3600.0,
+        unit="seconds",
+        doc="longest a job may take before the group hands it to another runner; a shard of a"
+        " large suite on a large model runs for hours, so the consumer's 5-minute default would"
+        " have a healthy runner's job redone elsewhere",
+    )
+    request_timeout_s: float = setting(
+        "KISEKI_RUNNER_REQUEST_TIMEOUT_S",
+        600.0,
+        unit="seconds",
+        doc="one packed request; generous because a large model on a busy GPU is slow",
+    )

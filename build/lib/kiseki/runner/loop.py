@@ -1,0 +1,150 @@
+"""The task-runner's loop: take a job, score it against its endpoint, publish, then commit.
+
+Samples are published as their requests return, the summary last, all before the job's
+offset is committed: a runner killed mid-job leaves the job to another runner, which
+publishes it again whole (at-least-once; the store keeps one row per sample).
+An endpoint that stays unavailable makes the job FAILED with the reason, after retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiokafka.errors import KafkaError
+from tritonclient.utils import InferenceServerException
+
+from kiseki.core.kafka import Delivery, ProtoProducer, TransientError
+from kiseki.core.kafka_config import KafkaConfig
+from kiseki.core.kafka_consumer import ProtoConsumer
+from kiseki.core.service import ServiceContext
+from kiseki.runner.chunks import split_results
+from kiseki.runner.config import RunnerConfig
+from kiseki.runner.evaluate import Emit
+from kiseki.runner.finished import FinishedCheckpoints
+from kiseki.runner.summaries import job_summary
+from kiseki.serving.client import ScoringClient
+from kiseki.v1 import events_pb2 as ev
+
+log = logging.getLogger(__name__)
+JobScorer = Callable[[ev.EvaluationJob, ScoringClient, Emit], Awaitable[ev.JobResults]]
+
+
+def validate_job(job: ev.EvaluationJob) -> None:
+    missing = [
+        f
+        for f in ("job_id", "checkpoint_id", "endpoint", "model_name", "dataset")
+        if not getattr(job, f)
+    ]
+    if missing:
+        raise ValueError(f"job lacks {', '.join(missing)}")
+    if job.shard_count < 1 or not 0 <= job.shard_index < job.shard_count:
+        raise ValueError(f"bad shard {job.shard_index}/{job.shard_count}")
+
+
+def failed_results(job: ev.EvaluationJob, error: str, started: float) -> ev.JobResults:
+    return ev.JobResults(summary=job_summary(job, started, error=error, failed=True))
+
+
+class TaskRunner:
+    def __init__(self, kafka: KafkaConfig, config: RunnerConfig, score: JobScorer) -> None:
+        self.kafka, self.config, self.score = kafka, config, score
+        self._producer = ProtoProducer(kafka, "kiseki-runner")
+        self.finished = FinishedCheckpoints(kafka)
+
+    async def _publish(self, job: ev.EvaluationJob, results: ev.JobResults) -> None:
+        for message in split_results(results, self.kafka.max_message_bytes):
+            await self._producer.send(self.kafka.topics.results, message, key=job.checkpoint_id)
+
+    async def _attempt(self, job: ev.EvaluationJob, client: ScoringClient) -> ev.JobResults:
+        """Publishes samples as they are scored, then returns the summary with the rest."""
+        published = 0
+
+        async def emit(samples: Sequence[ev.SampleResult]) -> None:
+            nonlocal published
+            if samples:
+                await self._publish(job, ev.JobResults(samples=samples))
+                published += len(samples)
+
+        results = await self.score(job, client, emit)
+        return ev.JobResults(samples=results.samples[published:], summary=results.summary)
+
+    async def _attempts(self, job: ev.EvaluationJob, published_ms: int) -> ev.JobResults | None:
+        started, backoff, reason = time.monotonic(), self.config.first_backoff_s, ""
+        for attempt in range(1, self.config.max_attempts + 1):
+            client = ScoringClient(
+                job.endpoint,
+                job.model_name,
+                self.config.items_per_request,
+                self.config.max_in_flight,
+                self.config.request_timeout_s,
+            )
+            try:
+                return await self._attempt(job, client)
+            except (ValueError, KeyError) as error:  # bad dataset or job: retrying cannot help
+                return failed_results(job, f"{type(error).__name__}: {error}", started)
+            except InferenceServerException as error:
+                reason = f"endpoint {job.endpoint} model {job.model_name}: {error.message()}"
+                log.warning(
+                    "job attempt failed",
+                    extra={"job_id": job.job_id, "attempt": attempt, "error": reason},
+                )
+            finally:
+                await client.close()
+            if await self.finished.stale(job.checkpoint_id, published_ms):
+                return None  # finished or deployed again meanwhile: a newer copy exists
+            if attempt < self.config.max_attempts:
+                await asyncio.sleep(backoff)
+                backoff *= 2
+        return failed_results(
+            job, f"gave up after {self.config.max_attempts} attempts: {reason}", started
+        )
+
+    async def handle(self, delivery: Delivery[ev.EvaluationJob]) -> None:
+        job = delivery.message
+        results = None
+        if not await self.finished.stale(job.checkpoint_id, delivery.timestamp_ms):
+            log.info(
+                "job started", extra={"job_id": job.job_id, "checkpoint_id": job.checkpoint_id}
+            )
+            results = await self._attempts(job, delivery.timestamp_ms)
+        if results is None:
+            log.info("skipped a stale copy of a job", extra={"job_id": job.job_id})
+            return
+        await self._publish(job, results)
+        log.info(
+            "job done",
+            extra={
+                "job_id": job.job_id,
+                "samples": results.summary.num_samples,
+                "failed": results.summary.failed,
+            },
+        )
+
+    async def run(self, context: ServiceContext) -> None:
+        await self._producer.start()
+        await self.finished.start()
+        consumer = ProtoConsumer(
+            self.kafka,
+            {self.kafka.topics.jobs: ev.EvaluationJob},
+            self.config.group_id,
+            self._producer,
+            validate_job,
+            max_handling_s=self.config.max_job_s,
+        )
+        await consumer.start()
+        try:
+            while not context.stopping.is_set():
+                try:
+                    await consumer.poll(self.handle, timeout_ms=500, max_records=1)
+                    # Ready once in the group: jobs published before then would wait for it.
+                    context.health.set_ready(consumer.joined)
+                except (TransientError, KafkaError) as error:  # the job is retried
+                    log.warning("broker unavailable; retrying", extra={"error": str(error)})
+                    await asyncio.sleep(1.0)
+        finally:
+            await consumer.stop()
+            await self.finished.stop()
+            await self._producer.stop()

@@ -1,0 +1,1 @@
+"""Inference serving: the Triton model kiseki ships, endpoint management, TensorRT-LLM."""

@@ -1,0 +1,88 @@
+"""Writes the Triton model directory that serves one HuggingFace checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as mc
+
+MODEL_FILE = Path(__file__).resolve().parent / "triton_model" / "model.py"
+SERVICES_PATH = Path(__file__).resolve().parents[2]
+STRING, INT32, FP64, BOOL = mc.TYPE_STRING, mc.TYPE_INT32, mc.TYPE_FP64, mc.TYPE_BOOL
+
+
+@dataclass(frozen=True)
+class ServingOptions:
+    dtype: str = "float32"
+    device: str = "auto"
+    # Items per request batch Triton may form; the model scores them in forward chunks.
+    max_batch_size: int = 256
+    max_items_per_forward: int = 64
+    queue_delay_us: int = 2000
+    default_max_new_tokens: int = 32
+    # KIND_GPU instances on a machine with a GPU; the model then runs with device "auto".
+    gpu: bool = False
+
+
+def _tensor(name: str, dtype: int, optional: bool = False) -> mc.ModelInput:
+    return mc.ModelInput(name=name, data_type=dtype, dims=[1], optional=optional)
+
+
+def model_config(name: str, checkpoint: Path, options: ServingOptions) -> mc.ModelConfig:
+    config = mc.ModelConfig(name=name, backend="python", max_batch_size=options.max_batch_size)
+    config.input.extend(
+        [
+            _tensor("TEXT", STRING, optional=True),
+            _tensor("MAX_NEW_TOKENS", INT32, optional=True),
+            _tensor("CONTEXT", STRING, optional=True),
+            _tensor("CONTINUATION", STRING, optional=True),
+        ]
+    )
+    config.output.extend(
+        mc.ModelOutput(name=n, data_type=t, dims=[1])
+        for n, t in (("OUTPUT_TEXT", STRING), ("LOGPROB", FP64), ("IS_GREEDY", BOOL))
+    )
+    config.dynamic_batching.max_queue_delay_microseconds = options.queue_delay_us
+    kind = mc.ModelInstanceGroup.KIND_GPU if options.gpu else mc.ModelInstanceGroup.KIND_CPU
+    config.instance_group.append(mc.ModelInstanceGroup(kind=kind, count=1))
+    parameters = {
+        "checkpoint_path": str(checkpoint),
+        "dtype": options.dtype,
+        "device": options.device,
+        "max_items_per_forward": str(options.max_items_per_forward),
+        "default_max_new_tokens": str(options.default_max_new_tokens),
+        "kiseki_services_path": str(SERVICES_PATH),
+    }
+    for key, value in parameters.items():
+        config.parameters[key].string_value = value
+    return config
+
+
+def write_model(repository: Path, name: str, checkpoint: Path, options: ServingOptions) -> Path:
+    """Create `<repository>/<name>/{config.pbtxt,1/model.py}`; replaces an older copy."""
+    directory = repository / name
+    shutil.rmtree(directory, ignore_errors=True)
+    (directory / "1").mkdir(parents=True)
+    shutil.copy(MODEL_FILE, directory / "1" / "model.py")
+    config = model_config(name, checkpoint, options)
+    (directory / "config.pbtxt").write_text(text_format.MessageToString(config))
+    return directory
+
+
+def main() -> None:
+    """`python -m kiseki.serving.repository`: the init container of a serving pod."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, required=True, help="the model repository")
+    parser.add_argument("--name", required=True, help="the model's name (the checkpoint id)")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="the HF checkpoint")
+    parser.add_argument("--gpu", action="store_true", help="KIND_GPU model instances")
+    args = parser.parse_args()
+    print(write_model(args.out, args.name, args.checkpoint, ServingOptions(gpu=args.gpu)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""The sink's settings, read once from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiseki.core.config import setting
+
+
+@dataclass(frozen=True)
+class SinkConfig:
+    group_id: str = setting(
+        "KISEKI_SINK_GROUP", "kiseki-sink", doc="consumer group; every sink replica shares it"
+    )
+    max_batch_records: int = setting(
+        "KISEKI_SINK_MAX_BATCH_RECORDS",
+        200,
+        unit="records",
+        doc="one insert per fetch of at most this many records; a JobResults record holds a"
+        " whole job's samples, so 200 keeps an insert to tens of thousands of rows",
+    )
+    poll_timeout_ms: int = setting(
+        "KISEKI_SINK_POLL_TIMEOUT_MS",
+        500,
+        unit="milliseconds",
+        doc="how long a fetch waits for records; bounds the latency of a partial batch",
+    )
+    max_backoff_s: float = setting(
+        "KISEKI_SINK_MAX_BACKOFF_S",
+        30.0,
+        unit="seconds",
+        doc="longest wait between retries while the store is down (Kafka keeps the results)",
+    )
+    query_port: int = setting(
+        "KISEKI_QUERY_PORT",
+        0,
+        unit="TCP port",
+        doc="serve read-only SQL (kiseki.v1.Query) over the store on this port; 0 = off. For a"
+        " chDB store, which only its owner (this sink) can open; `kiseki up` turns it on",
+    )
+    query_host: str = setting(
+        "KISEKI_QUERY_HOST", "127.0.0.1", doc="bind address of the Query service"
+    )

@@ -1,0 +1,88 @@
+"""The sink's loop: one consumer for its topics, batched inserts, back-off while the store
+is down."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from google.protobuf.message import Message
+
+from kiseki.core.kafka import Delivery, ProtoProducer, TransientError, ensure_topics
+from kiseki.core.kafka_config import KafkaConfig
+from kiseki.core.kafka_consumer import ProtoConsumer
+from kiseki.core.service import ServiceContext
+from kiseki.core.store import Store, apply_schema
+from kiseki.sink.config import SinkConfig
+from kiseki.sink.writer import StoreWriter
+from kiseki.v1 import events_pb2 as ev
+
+log = logging.getLogger(__name__)
+
+Write = Callable[[list[Delivery[Any]]], Awaitable[None]]
+
+
+def routed(writes: dict[str, Write]) -> Write:
+    """One fetch holds records of several topics: each topic's records go to its table in
+    one insert. A failure rewinds the whole fetch; inserts are idempotent, so the topics
+    already written take the records again harmlessly."""
+
+    async def write(deliveries: list[Delivery[Message]]) -> None:
+        by_topic: dict[str, list[Delivery[Message]]] = defaultdict(list)
+        for delivery in deliveries:
+            by_topic[delivery.topic].append(delivery)
+        for topic, batch in by_topic.items():
+            await writes[topic](batch)
+
+    return write
+
+
+async def _drain(
+    consumer: ProtoConsumer[Message], write: Write, config: SinkConfig, context: ServiceContext
+) -> None:
+    """Ready once the consumer has joined its group (until then results would wait) and
+    while inserts succeed."""
+    backoff = 0.5
+    while not context.stopping.is_set():
+        try:
+            await consumer.poll_batch(write, config.poll_timeout_ms, config.max_batch_records)
+            backoff = 0.5
+            context.health.set_ready(consumer.joined)
+        except TransientError as error:
+            context.health.set_ready(False, f"store unavailable: {error}")
+            log.warning("store unavailable; retrying", extra={"in_s": backoff, "error": str(error)})
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, config.max_backoff_s)
+
+
+async def run_sink(
+    context: ServiceContext, kafka: KafkaConfig, config: SinkConfig, store: Store
+) -> None:
+    await asyncio.to_thread(apply_schema, store)
+    writer = StoreWriter(store)
+    topics = kafka.topics
+    # The sink may start before the orchestrator: a consumer subscribed to a topic that does
+    # not exist yet can miss it until its next metadata refresh (minutes).
+    await ensure_topics(kafka, topics.partitions())
+    dead_letters = ProtoProducer(kafka, "kiseki-sink")
+    await dead_letters.start()
+    types: dict[str, type[Message]] = {
+        topics.results: ev.JobResults,
+        topics.status: ev.CheckpointStatus,
+        topics.checkpoints: ev.CheckpointDiscovered,
+    }
+    writes: dict[str, Write] = {
+        topics.results: writer.write_results,
+        topics.status: writer.write_status,
+        topics.checkpoints: writer.write_checkpoints,
+    }
+    consumer = ProtoConsumer(kafka, types, config.group_id, dead_letters)
+    try:
+        await consumer.start()
+        await _drain(consumer, routed(writes), config, context)
+    finally:
+        await consumer.stop()
+        await dead_letters.stop()

@@ -1,0 +1,85 @@
+"""Batch handlers that turn deliveries into idempotent store inserts.
+
+Every insert carries a deduplication token derived from the records' identities, so a
+retried insert of the same block is dropped; the tables' replacing keys absorb the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+
+from kiseki.core.kafka import Delivery, TransientError
+from kiseki.core.store import Store, StoreUnavailable
+from kiseki.core.store.base import Row
+from kiseki.core.store.rows import checkpoint_rows, sample_row, status_row, summary_row
+from kiseki.v1 import events_pb2 as ev
+
+
+def dedup_token(kind: str, identities: Sequence[str]) -> str:
+    return f"{kind}-" + hashlib.sha256("\x1f".join(identities).encode()).hexdigest()[:32]
+
+
+def _results_identity(delivery: Delivery[ev.JobResults]) -> str:
+    """What one results message holds: a job's last chunk (with its summary) or the chunk
+    starting at a sample; the same for a redelivered job, so its insert is dropped."""
+    message = delivery.message
+    if message.summary.job_id:
+        return message.summary.job_id
+    if message.samples:
+        first = message.samples[0]
+        return f"{first.job_id}@{first.sample_index}"
+    return f"{delivery.partition}:{delivery.offset}"
+
+
+class StoreWriter:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def _insert(self, table: str, rows: list[Row], token: str) -> None:
+        try:
+            await asyncio.to_thread(self.store.insert_rows, table, rows, token)
+        except StoreUnavailable as error:
+            raise TransientError(str(error)) from error
+
+    def _succeeded(self, job_ids: list[str]) -> set[str]:
+        rows = self.store.query(
+            "SELECT DISTINCT job_id FROM job_summaries WHERE failed = 0"
+            " AND job_id IN {ids:Array(String)}",
+            {"ids": job_ids},
+        )
+        return {row["job_id"] for row in rows}
+
+    async def _without_stale_failures(self, summaries: list[Row]) -> list[Row]:
+        """A redelivered job that failed (its endpoint already torn down, say) must not
+        replace the success the same job had: the summary table keeps the latest row."""
+        failed = [str(r["job_id"]) for r in summaries if r["failed"]]
+        if not failed:
+            return summaries
+        try:
+            succeeded = await asyncio.to_thread(self._succeeded, failed)
+        except StoreUnavailable as error:
+            raise TransientError(str(error)) from error
+        succeeded |= {str(r["job_id"]) for r in summaries if not r["failed"]}
+        return [r for r in summaries if not (r["failed"] and r["job_id"] in succeeded)]
+
+    async def write_results(self, batch: list[Delivery[ev.JobResults]]) -> None:
+        samples = [sample_row(s) for d in batch for s in d.message.samples]
+        summaries = await self._without_stale_failures(
+            [summary_row(d.message.summary) for d in batch if d.message.summary.job_id]
+        )
+        jobs = [_results_identity(d) for d in batch]
+        await self._insert("sample_results", samples, dedup_token("samples", jobs))
+        await self._insert("job_summaries", summaries, dedup_token("summaries", jobs))
+
+    async def write_status(self, batch: list[Delivery[ev.CheckpointStatus]]) -> None:
+        rows = [status_row(d.message) for d in batch]
+        keys = [f"{r['checkpoint_id']}|{r['state']}|{r['changed_at']}" for r in rows]
+        await self._insert("checkpoint_status", rows, dedup_token("status", keys))
+
+    async def write_checkpoints(self, batch: list[Delivery[ev.CheckpointDiscovered]]) -> None:
+        pairs = [checkpoint_rows(d.message) for d in batch]
+        ids = [d.message.checkpoint_id for d in batch]
+        await self._insert("checkpoints", [c for c, _ in pairs], dedup_token("checkpoints", ids))
+        await self._insert("runs", [r for _, r in pairs], dedup_token("runs", ids))
