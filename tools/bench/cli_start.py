@@ -32,8 +32,11 @@ LAZY = "import sys\nfrom kiseki.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 def _seconds(script: str, argv: list[str]) -> float:
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'services'}:{REPO / 'tools'}"}
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", script, *argv], env=env, capture_output=True, check=True)
-    return time.perf_counter() - started
+    done = subprocess.run([sys.executable, "-c", script, *argv], env=env, capture_output=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode not in (0, 2):  # 2: `kiseki runs` says the empty store has no runs
+        raise RuntimeError(f"kiseki {argv} failed: {done.stderr.decode()[-500:]}")
+    return elapsed
 
 
 def main() -> None:
