@@ -17,7 +17,6 @@ import pytest_asyncio
 from kiseki.cli import main as cli
 from kiseki.core.grpc_server import GrpcServer
 from kiseki.core.health import Health
-from kiseki.core.ids import checkpoint_id
 from kiseki.core.kafka import Delivery, ProtoProducer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
@@ -30,26 +29,17 @@ from kiseki.orchestrator.loop import Orchestrator
 from kiseki.orchestrator.planner import plan_jobs
 from kiseki.orchestrator.policy import parse_policies
 from kiseki.serving.client import ScoringClient
-from kiseki.serving.endpoints import LocalEndpointManager
+from kiseki.serving.endpoints import Endpoint, LocalEndpointManager
 from kiseki.v1 import control_pb2 as ctl
 from kiseki.v1 import control_pb2_grpc
 from kiseki.v1 import events_pb2 as ev
+from support.messages import discovered
 from support.polling import poll_until_async
 
 POLICY = {
     "budget": {"max_endpoints": 1},
     "runs": {"*": {"suites": ["jnli", "jamp"], "select": "every:60", "shards": 2}},
 }
-
-
-def discovered(run: str, step: int, path: Path) -> ev.CheckpointDiscovered:
-    return ev.CheckpointDiscovered(
-        checkpoint_id=checkpoint_id(run, step, str(path)),
-        run_id=run,
-        step=step,
-        uri=str(path),
-        format=ev.CHECKPOINT_FORMAT_HF_TRAINER,
-    )
 
 
 class RunningOrchestrator:
@@ -274,7 +264,7 @@ async def test_a_backfill_cut_short_by_a_restart_still_evaluates_every_job(
     await say(producer, kafka_config, ck, ev.CHECKPOINT_STATE_EVALUATING)
     policy = parse_policies(POLICY).for_run("run")
     assert policy is not None
-    for job in plan_jobs(checkpoint, policy, "gone:1", ck):
+    for job in plan_jobs(checkpoint, policy, Endpoint("gone:1", ck)):
         summary = ev.JobSummary(job_id=job.job_id, checkpoint_id=ck, num_samples=1)
         await producer.send(topics.results, ev.JobResults(summary=summary), key=ck)
     for state in (ev.CHECKPOINT_STATE_DONE, ev.CHECKPOINT_STATE_DISCOVERED):

@@ -3,33 +3,22 @@ on outputs computed in-process from the same checkpoint."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from kiseki.core.health import Health
-from kiseki.core.kafka import ProtoProducer
 from kiseki.core.kafka_config import KafkaConfig
-from kiseki.core.service import ServiceContext
 from kiseki.evaluation.datasets import few_shot_examples, load_dataset
 from kiseki.evaluation.loglikelihood import choice_scores
 from kiseki.evaluation.metrics import score_samples
 from kiseki.evaluation.postprocess import normalize, postprocess
 from kiseki.evaluation.prompts import build_prompt
 from kiseki.runner.config import RunnerConfig
-from kiseki.runner.evaluate import DatasetCache, Emit, score_job
-from kiseki.runner.loop import TaskRunner
-from kiseki.serving.client import ScoringClient
-from kiseki.serving.endpoints import LocalEndpointManager
 from kiseki.serving.hf_scoring import HFScorer
 from kiseki.v1 import events_pb2 as ev
 from support.kafka import consume_until
-
-DATASETS = Path(__file__).resolve().parents[2] / "datasets" / "synthetic"
+from support.runner import DATASETS, running_runner
 
 
 def _job(dataset: str, mode: int, endpoint: str, shard: int) -> ev.EvaluationJob:
@@ -63,32 +52,6 @@ def _in_process_scores(checkpoint: Path, dataset_name: str, mode: int) -> dict[s
         logprobs = [c.logprob for c in scorer.loglikelihood([(prompt, label) for label in labels])]
         rows.append(choice_scores(logprobs, labels, gold))
     return {name: sum(r[name] for r in rows) / len(rows) for name in ("acc", "acc_norm")}
-
-
-@contextlib.asynccontextmanager
-async def running_runner(
-    kafka: KafkaConfig, config: RunnerConfig, checkpoint: Path, workdir: Path
-) -> AsyncIterator[tuple[str, ProtoProducer]]:
-    """A task-runner on its own task, a real endpoint serving `checkpoint`, and a producer;
-    yields the endpoint's address and the producer, and stops all three."""
-    manager = LocalEndpointManager(workdir / "endpoints")
-    endpoint = await manager.load("tiny", checkpoint)
-    producer = ProtoProducer(kafka, "test")
-    await producer.start()
-    cache = DatasetCache(DATASETS)
-
-    async def score(job: ev.EvaluationJob, client: ScoringClient, emit: Emit) -> ev.JobResults:
-        return await score_job(job, client, cache, emit)
-
-    context = ServiceContext("runner", Health())
-    task = asyncio.create_task(TaskRunner(kafka, config, score).run(context))
-    try:
-        yield endpoint.address, producer
-    finally:
-        context.stopping.set()
-        await asyncio.wait_for(task, 60)
-        await producer.stop()
-        await manager.stop()
 
 
 @pytest.mark.parametrize("broker", ["tansu"], indirect=True)

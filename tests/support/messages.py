@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from kiseki.core.ids import checkpoint_id
 from kiseki.v1 import events_pb2 as ev
 
 AT = Timestamp(seconds=1_790_000_000, nanos=5_000)
@@ -96,3 +99,13 @@ SAMPLE_MESSAGES: tuple[Message, ...] = (
     STATUS,
     DEAD,
 )
+
+
+def discovered(run: str, step: int, path: Path) -> ev.CheckpointDiscovered:
+    return ev.CheckpointDiscovered(
+        checkpoint_id=checkpoint_id(run, step, str(path)),
+        run_id=run,
+        step=step,
+        uri=str(path),
+        format=ev.CHECKPOINT_FORMAT_HF_TRAINER,
+    )

@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "baselines": ("kiseki.cli.baselines_cmd", "store a run's majority baselines"),
     "dlq": ("kiseki.cli.dlq_cmd", "list or replay the dead-letter topic"),
     "evaluate": ("kiseki.cli.evaluate_cmd", "evaluate checkpoints of a run (again)"),
+    "policy": ("kiseki.cli.policy_cmd", "check a policy and print what it resolves to"),
 }
 
 

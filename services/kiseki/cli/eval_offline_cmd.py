@@ -15,6 +15,7 @@ from kiseki.cli import CommandError, command_parser
 from kiseki.evaluation.offline import PredictionsError, read_predictions, score_offline
 from kiseki.evaluation.postprocess import POSTPROCESS_MODES
 from kiseki.evaluation.registry import V141_CATEGORIES, CategoryMapError, load_category_map
+from kiseki.evaluation.settings import EvalSettings
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
         predictions = read_predictions(args.predictions)
     except (CategoryMapError, PredictionsError) as error:
         raise CommandError(str(error)) from None
-    result = score_offline(args.datasets, predictions, args.postprocess, categories)
+    settings = EvalSettings(postprocess=args.postprocess)
+    result = score_offline(args.datasets, predictions, lambda _: settings, categories)
     print(json.dumps(result, ensure_ascii=False, indent=1))
     return 1 if result.get("errors") else 0

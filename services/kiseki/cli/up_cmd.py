@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 from kiseki.cli import CommandError, command_parser
+from kiseki.cli.policy_cmd import plan_rows
+from kiseki.orchestrator.policy import PolicyError, parse_policies
+from kiseki.orchestrator.policy_file import read_policy_document
 from kiseki.stack.progress import checkpoint_states, describe
 from kiseki.stack.stack import LocalStack, StackSettings, WatchedDir
 from kiseki.stack.workdir import DEFAULT_WORKDIR
@@ -24,7 +27,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--run-id", required=True)
     parser.add_argument("--tokens-per-step", type=int, default=0)
     parser.add_argument("--datasets", type=Path, default=Path("datasets/synthetic"))
-    parser.add_argument("--policy", type=Path, help="policy JSON (default: synthetic suites)")
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        help="policy JSON or YAML, or an llm-jp-eval config YAML (default: synthetic suites)",
+    )
     parser.add_argument("--runners", type=int, default=1)
     parser.add_argument(
         "--workdir",
@@ -35,14 +42,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(func=run)
 
 
-def _policy(path: Path | None) -> dict[str, object]:
-    if path is None:
-        return {"budget": {"max_endpoints": 1}, "runs": {"*": {"suites": DEFAULT_SUITES}}}
+def _policy(path: Path | None, datasets: Path) -> dict[str, Any]:
+    """The policy document, checked; the jobs it skips or that will fail are said now."""
+    document: dict[str, Any] = {"runs": {"*": {"suites": DEFAULT_SUITES}}}
     try:
-        loaded: dict[str, object] = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise CommandError(f"cannot read policy {path}: {error}") from None
-    return loaded
+        if path is not None:
+            document = read_policy_document(path, datasets)
+        book = parse_policies(document, str(path or "the default policy"))
+    except PolicyError as error:
+        raise CommandError(str(error)) from None
+    for row in plan_rows(book, datasets):
+        if row["status"] != "ok":
+            print(f"kiseki up: {row['dataset']} ({row['mode']}): {row['status']}", flush=True)
+    return document
 
 
 async def _follow(stack: LocalStack, run_id: str, stopping: asyncio.Event) -> None:
@@ -63,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     settings = StackSettings(
         workdir=args.workdir.resolve(),
         runs=[WatchedDir(args.run_id, args.watch.resolve(), args.tokens_per_step)],
-        policy=_policy(args.policy),
+        policy=_policy(args.policy, args.datasets),
         datasets_dir=args.datasets.resolve(),
         runners=args.runners,
     )

@@ -27,11 +27,14 @@ def majority_label(few_shots: Sequence[Sample]) -> str:
     return next(s.output for s in few_shots if counts[s.output] == best)
 
 
-def majority_baseline(dataset: Dataset, few_shots: Sequence[Sample]) -> float:
-    """The dataset's first metric for answering the majority label on every sample (pearson
-    and spearman score 0 for such a constant answer, as llm-jp-eval scores NaN)."""
+def majority_baseline(
+    dataset: Dataset, few_shots: Sequence[Sample], samples: Sequence[Sample] | None = None
+) -> float:
+    """The dataset's first metric for answering the majority label on every sample (all of
+    the dataset's unless `samples` says which; pearson and spearman score 0 for such a
+    constant answer, as llm-jp-eval scores NaN)."""
     answer = normalize(majority_label(few_shots))
-    golds = [normalize(s.output) for s in dataset.samples]
+    golds = [normalize(s.output) for s in (dataset.samples if samples is None else samples)]
     metric = dataset.metrics[0]
     return score_samples([metric], [answer] * len(golds), golds)[1][metric]
 

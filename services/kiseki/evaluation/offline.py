@@ -2,25 +2,26 @@
 
 Predictions file: JSON Lines (one record per line) or one JSON array of records. A record:
   {"dataset": NAME, "index": I, "output": RAW_GENERATION}
-`index` is the sample's position in the dataset's test split; instead of it a record may give
-`input` (the sample's input text, matched exactly). `prediction` may stand for `output`. Every
-dataset named must have all its samples predicted. Outputs are post-processed with the chosen
-mode (the dataset's answer_extract_pattern / answer_pattern_id apply), golds NFKC-normalised.
+`index` is the sample's position in the split the settings name (test unless `data_type`
+says dev); instead of it a record may give `input` (the sample's input text, matched exactly).
+`prediction` may stand for `output`. Every dataset named must have all its samples predicted
+(the first `max_num_samples` of them when the settings cap it). Outputs are scored by the
+evaluation pipeline the runner uses, under the same settings.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kiseki.evaluation.baselines import format_following_rate
-from kiseki.evaluation.datasets import Dataset, DatasetError, load_dataset
-from kiseki.evaluation.metrics import MetricUnavailable, UnknownMetric, score_samples
-from kiseki.evaluation.postprocess import normalize_gold, postprocess
+from kiseki.evaluation.datasets import DatasetError, Sample, load_dataset
+from kiseki.evaluation.metrics import MetricUnavailable, UnknownMetric
+from kiseki.evaluation.pipeline import Task, score_recorded
 from kiseki.evaluation.registry import V141_CATEGORIES, CategoryMap, aggregate
+from kiseki.evaluation.settings import EvalSettings
 
 Predictions = Mapping[str, Mapping[int | str, str]]
 
@@ -74,28 +75,18 @@ def read_predictions(path: Path) -> dict[str, dict[int | str, str]]:
     return dict(by_dataset)
 
 
-def _raw_outputs(dataset: Dataset, outputs: Mapping[int | str, str]) -> list[str]:
-    keyed = [outputs.get(i, outputs.get(s.input)) for i, s in enumerate(dataset.samples)]
+def _raw_outputs(samples: Sequence[Sample], outputs: Mapping[int | str, str]) -> list[str]:
+    keyed = [outputs.get(i, outputs.get(s.input)) for i, s in enumerate(samples)]
     missing = [i for i, output in enumerate(keyed) if output is None]
     if missing:
         raise PredictionsError(f"{len(missing)} samples without a prediction, first {missing[0]}")
     return [output for output in keyed if output is not None]
 
 
-def score_dataset(dataset: Dataset, raw_outputs: list[str], mode: str) -> dict[str, float]:
-    """Dataset scores of the post-processed outputs, plus format_following."""
-    pattern, pattern_id = dataset.answer_extract_pattern, dataset.answer_pattern_id
-    predicted = [postprocess(raw, mode, pattern, pattern_id) for raw in raw_outputs]
-    golds = [normalize_gold(s.output, mode) for s in dataset.samples]
-    sources = [s.input for s in dataset.samples]
-    scores = score_samples(dataset.metrics, predicted, golds, sources)[1]
-    return {**scores, "format_following": format_following_rate(dataset, predicted)}
-
-
 def score_offline(
     datasets_dir: Path,
     predictions: Predictions,
-    mode: str = "llm-jp-eval-1.3",
+    settings: Callable[[str], EvalSettings] = lambda name: EvalSettings(),
     categories: CategoryMap = V141_CATEGORIES,
 ) -> dict[str, object]:
     """{"datasets": {name: {metric: score}}, "categories": {CATEGORY: score, "AVG": score}}
@@ -104,8 +95,9 @@ def score_offline(
     errors: dict[str, str] = {}
     for name, outputs in sorted(predictions.items()):
         try:
-            dataset = load_dataset(datasets_dir, name)
-            scores[name] = score_dataset(dataset, _raw_outputs(dataset, outputs), mode)
+            chosen = settings(name)
+            task = Task(load_dataset(datasets_dir, name, chosen.data_type), chosen, ())
+            scores[name] = score_recorded(task, _raw_outputs(task.samples, outputs))[1]
         except (DatasetError, PredictionsError, UnknownMetric, MetricUnavailable) as error:
             errors[name] = str(error)
         except ValueError as error:  # e.g. an unknown answer pattern in the dataset

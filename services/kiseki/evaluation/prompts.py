@@ -4,9 +4,13 @@
   instruction, each few-shot example as an input/response pair, then the query;
 - `v2`: the layout of llm-jp-eval v2's Japanese template (instruction, answer format from the
   dataset's answer_pattern_id, few-shots inside <examples>, then the input);
-- anything else is a user's template: a Python format string with the fields {instruction},
-  {answer_pattern}, {few_shots} and {input}; few-shot examples are rendered as
-  '入力: …\\n応答: …' blocks separated by blank lines.
+- a custom template, as llm-jp-eval's `custom_prompt_template`: a format string with
+  {instruction} and {input}, and {few_shots_text} where the examples go; without that field
+  the examples follow the instruction inside {instruction}, as llm-jp-eval v1 places them.
+  Each example is `custom_fewshots_template` ({input}, {output}) or v1's input/response
+  pair. {answer_pattern} (the v2 answer instruction) may be used too. Text holding braces
+  (inputs, outputs, the instruction) is kept as it is: llm-jp-eval escapes the braces of
+  few-shot inputs for its second formatting pass, so its prompts hold them literally too.
 The few-shot count is the caller's (`datasets.few_shot_examples`, 4 by default).
 """
 
@@ -31,13 +35,20 @@ class TemplateError(ValueError):
 
 
 def build_prompt(
-    dataset: Dataset, sample: Sample, few_shots: Sequence[Sample], template: str = "v1"
+    dataset: Dataset,
+    sample: Sample,
+    few_shots: Sequence[Sample],
+    template: str = "v1",
+    custom: str = "",
+    custom_fewshots: str = "",
 ) -> str:
+    if custom:
+        return build_prompt_custom(custom, dataset, sample, few_shots, custom_fewshots)
     if template == "v1":
         return build_prompt_v1(dataset, sample, few_shots)
     if template == "v2":
         return build_prompt_v2(dataset, sample, few_shots, answer_instruction(dataset))
-    return build_prompt_custom(template, dataset, sample, few_shots)
+    raise TemplateError(f"unknown prompt template {template!r}; expected one of {TEMPLATES}")
 
 
 def build_prompt_v1(dataset: Dataset, sample: Sample, few_shots: Sequence[Sample]) -> str:
@@ -70,19 +81,35 @@ def build_prompt_v2(
     return "\n".join(parts)
 
 
-def build_prompt_custom(
-    template: str, dataset: Dataset, sample: Sample, few_shots: Sequence[Sample]
-) -> str:
-    shots = "\n\n".join(f"入力: {s.input}\n応答: {s.output}" for s in few_shots)
+def _fill(template: str, where: str, **fields: str) -> str:
     try:
-        return template.format(
-            instruction=dataset.instruction,
-            answer_pattern=answer_instruction(dataset),
-            few_shots=shots,
-            input=sample.input,
-        )
+        return template.format(**fields)
     except (KeyError, IndexError, ValueError) as error:
         raise TemplateError(
-            f"custom template: {error!r}; use {{instruction}}, {{answer_pattern}}, "
-            "{few_shots}, {input}"
+            f"{where}: {error!r}; its fields are {', '.join('{' + f + '}' for f in fields)}"
         ) from None
+
+
+def build_prompt_custom(
+    template: str,
+    dataset: Dataset,
+    sample: Sample,
+    few_shots: Sequence[Sample],
+    fewshots_template: str = "",
+) -> str:
+    if "{input}" not in template:
+        raise TemplateError("custom_prompt_template: it must hold {input}")
+    example = fewshots_template or V1_EXAMPLE
+    shots = "".join(
+        _fill(example, "custom_fewshots_template", input=s.input, output=s.output)
+        for s in few_shots
+    )
+    inline = "{few_shots_text}" in template
+    return _fill(
+        template,
+        "custom_prompt_template",
+        instruction=dataset.instruction if inline else dataset.instruction + shots,
+        few_shots_text=shots,
+        input=sample.input,
+        answer_pattern=answer_instruction(dataset),
+    )

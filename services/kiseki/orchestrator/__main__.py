@@ -4,6 +4,7 @@ control API."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from kiseki.core.config import ConfigError, load_config
 from kiseki.core.grpc_auth import GrpcAuthConfig
@@ -14,7 +15,7 @@ from kiseki.orchestrator.config import KubernetesConfig, OrchestratorConfig
 from kiseki.orchestrator.control import ControlService
 from kiseki.orchestrator.deployer import Deployer, LocalTritonDeployer
 from kiseki.orchestrator.loop import Orchestrator
-from kiseki.orchestrator.policy import load_policies
+from kiseki.orchestrator.policy_file import load_policies
 from kiseki.orchestrator.roots import CheckpointRoots
 from kiseki.serving.endpoints import LocalEndpointManager
 from kiseki.serving.trtllm.config import TrtllmConfig
@@ -46,7 +47,8 @@ def make_deployer(config: OrchestratorConfig) -> Deployer:
 def main() -> None:
     service, kafka = load_config(ServiceConfig), load_config(KafkaConfig)
     config = load_config(OrchestratorConfig)
-    policies = load_policies(config.policy_file)
+    datasets_dir = Path(config.datasets_dir) if config.datasets_dir else None
+    policies = load_policies(config.policy_file, datasets_dir)
     deployer = make_deployer(config)
     auth, roots = load_config(GrpcAuthConfig), load_config(CheckpointRoots)
 

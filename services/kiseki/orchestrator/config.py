@@ -11,7 +11,14 @@ from kiseki.core.config import ConfigError, setting
 @dataclass(frozen=True)
 class OrchestratorConfig:
     policy_file: Path = setting(
-        "KISEKI_POLICY_FILE", doc="JSON evaluation policies per run and the endpoint budget"
+        "KISEKI_POLICY_FILE",
+        doc="evaluation policies per run and the endpoint budget (JSON or YAML), or a team's"
+        " llm-jp-eval configuration YAML",
+    )
+    datasets_dir: str = setting(
+        "KISEKI_DATASETS_DIR",
+        "",
+        doc="the runners' datasets directory, when a policy names target_dataset 'all'",
     )
     workdir: Path = setting(
         "KISEKI_ORCHESTRATOR_WORKDIR",

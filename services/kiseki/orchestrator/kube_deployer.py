@@ -104,6 +104,8 @@ class KubernetesDeployer:
             await self.teardown(checkpoint.checkpoint_id)  # a FAILED checkpoint holds no GPU
             raise
         self.adopted[checkpoint.checkpoint_id] = name
+        if self.trtllm is not None:
+            return Endpoint(address, models[0], "trtllm", self.trtllm.checkpoint_dtype)
         return Endpoint(address, models[0])
 
     def _address(self, name: str) -> str:

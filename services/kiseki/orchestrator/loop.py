@@ -129,7 +129,7 @@ class Orchestrator:
             await self.publish_status(view, ev.CHECKPOINT_STATE_FAILED, str(error))
             return
         await self.publish_status(view, ev.CHECKPOINT_STATE_READY)
-        jobs = plan_jobs(view.checkpoint, policy, endpoint.address, endpoint.model_name)
+        jobs = plan_jobs(view.checkpoint, policy, endpoint)
         view.jobs = {job.job_id for job in jobs}
         # Consecutive partitions from one the checkpoint picks: the group's round-robin
         # assignment hands consecutive partitions to different runners, so one checkpoint's

@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+from kiseki.core.eval_settings import settings_message
 from kiseki.core.ids import job_id
 from kiseki.orchestrator.policy import RunPolicy
+from kiseki.serving.endpoints import Endpoint
 from kiseki.v1 import events_pb2 as ev
 
 
 def plan_jobs(
-    checkpoint: ev.CheckpointDiscovered, policy: RunPolicy, endpoint: str, model_name: str
+    checkpoint: ev.CheckpointDiscovered, policy: RunPolicy, endpoint: Endpoint
 ) -> list[ev.EvaluationJob]:
+    """Each job carries its dataset's settings as the policy resolves them."""
     return [
         ev.EvaluationJob(
             job_id=job_id(checkpoint.checkpoint_id, dataset, shard, policy.shards, mode),
             checkpoint_id=checkpoint.checkpoint_id,
             run_id=checkpoint.run_id,
             step=checkpoint.step,
-            endpoint=endpoint,
-            model_name=model_name,
+            endpoint=endpoint.address,
+            model_name=endpoint.model_name,
             dataset=dataset,
             shard_index=shard,
             shard_count=policy.shards,
             scoring_mode=mode,  # type: ignore[arg-type]
-            num_few_shots=policy.num_few_shots,
+            num_few_shots=policy.settings_for(dataset).num_few_shots,
+            settings=settings_message(policy.settings_for(dataset)),
+            serving_backend=endpoint.backend,
+            dtype=endpoint.dtype,
         )
         for dataset in policy.suites
         for mode in policy.scoring_modes

@@ -8,20 +8,29 @@ A policy file (JSON) maps run ids to policies; the key "*" applies to runs not n
 
 `select` is "all", "every:N" (steps divisible by N) or "log" (the seed study's 0, 1..9,
 10..90, 100..900, 1000, 2000, ...: steps whose digits after the first are all zero).
+
+A run's policy also takes llm-jp-eval's evaluation settings (kiseki.evaluation.settings:
+data_type, max_num_samples, num_few_shots, output_length_delta, postprocess and its patterns,
+templates), and "datasets" maps a dataset to the settings that differ for it:
+
+    {"suites": ["jsquad", "mawps"], "data_type": "dev", "max_num_samples": 100,
+     "datasets": {"jsquad": {"postprocess": "llm-jp-eval-1.4"},
+                  "mawps": {"postprocess": "v2", "answer_pattern_id": "latex_boxed_jp"}}}
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from kiseki.core.scoring_modes import SCORING_MODES
+from kiseki.evaluation.settings import KEYS as SETTINGS_KEYS
+from kiseki.evaluation.settings import EvalSettings, SettingsError
 from kiseki.v1 import events_pb2 as ev
 
-_POLICY_KEYS = {"suites", "scoring_modes", "select", "order", "num_few_shots", "shards"}
+_POLICY_KEYS = {"suites", "scoring_modes", "select", "order", "shards", "datasets"}
 
 
 class PolicyError(ValueError):
@@ -34,8 +43,17 @@ class RunPolicy:
     scoring_modes: tuple[int, ...] = (ev.SCORING_MODE_GENERATE,)
     select: str = "all"
     order: str = "oldest"
-    num_few_shots: int = 4
     shards: int = 1
+    settings: EvalSettings = field(default_factory=EvalSettings)
+    # Per dataset: the run's settings with that dataset's own keys applied.
+    dataset_settings: Mapping[str, EvalSettings] = field(default_factory=dict)
+
+    @property
+    def num_few_shots(self) -> int:
+        return self.settings.num_few_shots
+
+    def settings_for(self, dataset: str) -> EvalSettings:
+        return self.dataset_settings.get(dataset, self.settings)
 
     def selects(self, step: int) -> bool:
         if self.select == "all":
@@ -60,12 +78,30 @@ class PolicyBook:
         return self.policies.get(run_id, self.defaults)
 
 
+def _settings(raw: Mapping[str, Any], where: str) -> tuple[EvalSettings, dict[str, EvalSettings]]:
+    """The run's settings and each named dataset's (its keys over the run's)."""
+    try:
+        run = EvalSettings().updated({k: v for k, v in raw.items() if k in SETTINGS_KEYS}, where)
+        sections = raw.get("datasets") or {}
+        if not isinstance(sections, Mapping):
+            raise PolicyError(f"{where}.datasets: expected an object of dataset: settings")
+        per_dataset = {}
+        for name, section in sections.items():
+            if not isinstance(section, Mapping):
+                raise PolicyError(f"{where}.datasets.{name}: expected an object of settings")
+            settings = run.updated(section, f"{where}.datasets.{name}")
+            forced = "num_few_shots" in section
+            per_dataset[name] = dataclasses.replace(settings, few_shots_forced=forced)
+    except SettingsError as error:
+        raise PolicyError(str(error)) from None
+    return run, per_dataset
+
+
 def _run_policy(raw: Mapping[str, Any], where: str) -> RunPolicy:
-    unknown = set(raw) - _POLICY_KEYS
+    unknown = set(raw) - _POLICY_KEYS - SETTINGS_KEYS
     if unknown:
-        raise PolicyError(
-            f"{where}: unknown keys {sorted(unknown)}; allowed {sorted(_POLICY_KEYS)}"
-        )
+        allowed = sorted(_POLICY_KEYS | SETTINGS_KEYS)
+        raise PolicyError(f"{where}: unknown keys {sorted(unknown)}; allowed {allowed}")
     if not raw.get("suites"):
         raise PolicyError(f"{where}: 'suites' must list at least one dataset")
     modes = raw.get("scoring_modes", ["generate"])
@@ -83,16 +119,21 @@ def _run_policy(raw: Mapping[str, Any], where: str) -> RunPolicy:
     order = str(raw.get("order", "oldest"))
     if order not in ("oldest", "newest"):
         raise PolicyError(f"{where}: order must be 'oldest' or 'newest', got {order!r}")
-    shards, shots = int(raw.get("shards", 1)), int(raw.get("num_few_shots", 4))
-    if shards < 1 or shots < 0:
-        raise PolicyError(f"{where}: shards must be ≥ 1 and num_few_shots ≥ 0")
+    shards = raw.get("shards", 1)
+    if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
+        raise PolicyError(f"{where}.shards: expected an integer ≥ 1, got {shards!r}")
+    settings, dataset_settings = _settings(raw, where)
+    unlisted = sorted(set(dataset_settings) - set(raw["suites"]))
+    if unlisted:
+        raise PolicyError(f"{where}.datasets: {unlisted} are not among the suites")
     return RunPolicy(
         suites=tuple(raw["suites"]),
         scoring_modes=tuple(SCORING_MODES[m] for m in modes),
         select=select,
         order=order,
-        num_few_shots=shots,
         shards=shards,
+        settings=settings,
+        dataset_settings=dataset_settings,
     )
 
 
@@ -110,13 +151,3 @@ def parse_policies(raw: Mapping[str, Any], source: str = "policy") -> PolicyBook
     }
     defaults = runs.pop("*", None)
     return PolicyBook(policies=runs, max_endpoints=max_endpoints, defaults=defaults)
-
-
-def load_policies(path: Path) -> PolicyBook:
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise PolicyError(f"{path}: {error}") from None
-    if not isinstance(raw, dict):
-        raise PolicyError(f"{path}: expected a JSON object")
-    return parse_policies(raw, str(path))

@@ -9,28 +9,28 @@ or a chDB directory no process holds).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from kiseki.core.store import Store
 from kiseki.core.store.base import Row
 from kiseki.evaluation.baselines import majority_baseline, majority_label
-from kiseki.evaluation.datasets import few_shot_examples, load_dataset
+from kiseki.evaluation.pipeline import load_task
+from kiseki.evaluation.settings import EvalSettings
 
 
 def baseline_rows(
-    run_id: str, datasets_dir: Path, names: Iterable[str], shots: int
+    run_id: str, datasets_dir: Path, settings: Mapping[str, EvalSettings]
 ) -> list[dict[str, Any]]:
-    """One row per dataset evaluated with few-shot examples (a dataset's own `num_few_shots`
-    wins over `shots`, as in scoring). Raises DatasetError for a missing or malformed file."""
+    """One row per dataset evaluated with few-shot examples, over the samples and examples its
+    settings score (the same task as the runner's). Raises DatasetError for a bad file."""
     rows: list[dict[str, Any]] = []
-    for name in names:
-        dataset = load_dataset(datasets_dir, name)
-        count = shots if dataset.num_few_shots is None else dataset.num_few_shots
-        if count == 0:
+    for name, chosen in settings.items():
+        task = load_task(datasets_dir, name, chosen)
+        dataset, examples = task.dataset, task.few_shots
+        if not examples:
             continue  # zero-shot: no examples to take a majority from
-        examples = few_shot_examples(datasets_dir, name, count)
         rows.append(
             {
                 "run_id": run_id,
@@ -38,7 +38,7 @@ def baseline_rows(
                 "metric": dataset.metrics[0],
                 "num_few_shots": len(examples),
                 "majority_label": majority_label(examples),
-                "score": majority_baseline(dataset, examples),
+                "score": majority_baseline(dataset, examples, task.samples),
             }
         )
     return rows

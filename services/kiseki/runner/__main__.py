@@ -6,7 +6,7 @@ from kiseki.core.config import load_config
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceConfig, ServiceContext, run_service
 from kiseki.runner.config import RunnerConfig
-from kiseki.runner.evaluate import DatasetCache, Emit, score_job
+from kiseki.runner.evaluate import Emit, TaskCache, score_job
 from kiseki.runner.loop import TaskRunner
 from kiseki.serving.client import ScoringClient
 from kiseki.v1 import events_pb2 as ev
@@ -18,7 +18,7 @@ def main() -> None:
         load_config(KafkaConfig),
         load_config(RunnerConfig),
     )
-    cache = DatasetCache(config.datasets_dir)
+    cache = TaskCache(config.datasets_dir)
 
     async def score(job: ev.EvaluationJob, client: ScoringClient, emit: Emit) -> ev.JobResults:
         return await score_job(job, client, cache, emit)

@@ -1,4 +1,4 @@
-"""Scoring one job: prompts from the evaluation core, outputs from the endpoint, metrics."""
+"""Scoring one job: the evaluation pipeline's task, outputs from the endpoint, streamed on."""
 
 from __future__ import annotations
 
@@ -8,17 +8,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from kiseki.evaluation.baselines import format_check
-from kiseki.evaluation.datasets import (
-    Dataset,
-    Sample,
-    few_shot_examples,
-    load_dataset,
-)
-from kiseki.evaluation.loglikelihood import choice_requests, choice_scores, dataset_choices
-from kiseki.evaluation.metrics import DATASET_LEVEL, dataset_scores, score_samples
-from kiseki.evaluation.postprocess import normalize, postprocess
-from kiseki.evaluation.prompts import build_prompt
+from kiseki import __version__
+from kiseki.core.eval_settings import job_settings
+from kiseki.evaluation.datasets import Sample
+from kiseki.evaluation.pipeline import Scored, Task, load_task
+from kiseki.evaluation.settings import EvalSettings
 from kiseki.runner.summaries import job_summary
 from kiseki.serving.client import ScoringClient
 from kiseki.serving.results import Continuation
@@ -29,21 +23,17 @@ Output = TypeVar("Output")
 Emit = Callable[[Sequence[ev.SampleResult]], Awaitable[None]]
 
 
-class DatasetCache:
-    """Datasets are read once per runner process, not once per job."""
+class TaskCache:
+    """Datasets are read once per runner process and settings, not once per job."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._loaded: dict[tuple[str, int], tuple[Dataset, tuple[Sample, ...]]] = {}
+        self._loaded: dict[tuple[str, EvalSettings], Task] = {}
 
-    def get(self, name: str, shots: int) -> tuple[Dataset, tuple[Sample, ...]]:
-        """The test split and its few-shot examples; a dataset's own `num_few_shots`, when
-        its file sets one, wins over the job's count (as in llm-jp-eval)."""
-        if (name, shots) not in self._loaded:
-            dataset = load_dataset(self.root, name)
-            count = shots if dataset.num_few_shots is None else dataset.num_few_shots
-            self._loaded[(name, shots)] = (dataset, few_shot_examples(self.root, name, count))
-        return self._loaded[(name, shots)]
+    def get(self, name: str, settings: EvalSettings) -> Task:
+        if (name, settings) not in self._loaded:
+            self._loaded[(name, settings)] = load_task(self.root, name, settings)
+        return self._loaded[(name, settings)]
 
 
 def _sample_result(job: ev.EvaluationJob, index: int, prompt: str, gold: str) -> ev.SampleResult:
@@ -83,68 +73,65 @@ def _amortised_ms(started: float, samples: int) -> float:
 
 async def _generate(
     job: ev.EvaluationJob,
-    dataset: Dataset,
+    task: Task,
     results: list[ev.SampleResult],
+    sources: list[str],
     client: ScoringClient,
     emit: Emit,
 ) -> dict[str, float]:
     started, prefix = time.monotonic(), ReadySamples[str](len(results), 1)
-    per_sample_metrics = [name for name in dataset.metrics if name not in DATASET_LEVEL]
-    follows_format = format_check(dataset)
+    scored: list[Scored] = []
 
-    async def scored(start: int, texts: list[str]) -> None:
+    async def arrived(start: int, texts: list[str]) -> None:
         ready = prefix.add(start, texts)
         part = results[ready.start : ready.stop]
         raw = [prefix.outputs[i] or "" for i in ready]
-        predictions = [postprocess(text) for text in raw]
-        per_sample, _ = score_samples(per_sample_metrics, predictions, [r.gold for r in part])
+        values = task.score_generated(
+            raw, [r.gold for r in part], sources[ready.start : ready.stop]
+        )
         latency_ms = _amortised_ms(started, ready.stop)
-        for result, text, prediction, values in zip(
-            part, raw, predictions, per_sample, strict=True
-        ):
-            result.raw_output, result.prediction, result.latency_ms = text, prediction, latency_ms
-            result.metrics.update(values)
-            result.format_followed = follows_format(prediction)
+        for result, text, value in zip(part, raw, values, strict=True):
+            result.raw_output, result.prediction, result.latency_ms = (
+                text,
+                value.prediction,
+                latency_ms,
+            )
+            result.metrics.update(value.metrics)
+            result.format_followed = value.followed
+        scored.extend(values)
         await emit(part)
 
     await client.generate(
-        [r.prompt for r in results], job.max_new_tokens or dataset.output_length, scored
+        [r.prompt for r in results], job.max_new_tokens or task.max_new_tokens, arrived
     )
     # Dataset-level metrics (pearson, spearman) need every prediction at once.
-    scores = dataset_scores(
-        dataset.metrics,
-        [r.metrics for r in results],
-        [r.prediction for r in results],
-        [r.gold for r in results],
-    )
-    scores["format_following"] = sum(r.format_followed for r in results) / max(1, len(results))
-    return scores
+    return task.generation_scores(scored, [r.gold for r in results])
 
 
 async def _loglikelihood(
-    dataset: Dataset, results: list[ev.SampleResult], client: ScoringClient, emit: Emit
+    task: Task, results: list[ev.SampleResult], client: ScoringClient, emit: Emit
 ) -> dict[str, float]:
-    labels = dataset_choices(dataset)
+    width = len(task.choice_requests(""))
     started, prefix = (
         time.monotonic(),
-        ReadySamples[Continuation](len(results) * len(labels), len(labels)),
+        ReadySamples[Continuation](len(results) * width, width),
     )
 
-    async def scored(start: int, continuations: list[Continuation]) -> None:
+    async def arrived(start: int, continuations: list[Continuation]) -> None:
         ready = prefix.add(start, continuations)
         for position in ready:
             result = results[position]
-            chosen = prefix.outputs[position * len(labels) : (position + 1) * len(labels)]
+            chosen = prefix.outputs[position * width : (position + 1) * width]
             logprobs = [c.logprob for c in chosen if c is not None]
             result.choice_logprobs.extend(logprobs)
-            result.prediction = labels[max(range(len(labels)), key=lambda i: logprobs[i])]
-            result.metrics.update(choice_scores(logprobs, labels, result.gold))
+            result.prediction, values = task.score_choices(logprobs, result.gold)
+            result.metrics.update(values)
             result.format_followed = True
             result.latency_ms = _amortised_ms(started, ready.stop)
         await emit(results[ready.start : ready.stop])
 
-    requests = [pair for r in results for pair in choice_requests(r.prompt, labels)]
-    await client.loglikelihood(requests, scored)
+    requests = [pair for r in results for pair in task.choice_requests(r.prompt)]
+    await client.loglikelihood(requests, arrived)
     return {
         name: sum(r.metrics[name] for r in results) / max(1, len(results))
         for name in ("acc", "acc_norm")
@@ -168,23 +155,44 @@ async def _keep(samples: Sequence[ev.SampleResult]) -> None:
     """Without a consumer for early samples, they all travel with the summary."""
 
 
+def _shard(job: ev.EvaluationJob, task: Task) -> list[tuple[int, Sample]]:
+    return [
+        (index, sample)
+        for index, sample in enumerate(task.samples)
+        if index % job.shard_count == job.shard_index
+    ]
+
+
+def _provenance(job: ev.EvaluationJob, task: Task) -> dict[str, str]:
+    return {
+        "settings_digest": task.settings.digest(),
+        "prompt_digest": task.prompt_digest(),
+        "kiseki_version": __version__,
+        "serving_backend": job.serving_backend,
+        "dtype": job.dtype,
+    }
+
+
 async def score_job(
-    job: ev.EvaluationJob, client: ScoringClient, cache: DatasetCache, emit: Emit = _keep
+    job: ev.EvaluationJob, client: ScoringClient, cache: TaskCache, emit: Emit = _keep
 ) -> ev.JobResults:
     """Every sample of the job's shard, scored; `emit` is handed finished samples in sample
     order while the rest are still being computed. The result holds all samples."""
     started, emit = time.monotonic(), in_order(emit)
-    dataset, shots = cache.get(job.dataset, job.num_few_shots)
-    results = [
-        _sample_result(job, index, build_prompt(dataset, sample, shots), normalize(sample.output))
-        for index, sample in enumerate(dataset.samples)
-        if index % job.shard_count == job.shard_index
-    ]
+    task = cache.get(job.dataset, job_settings(job))
+    shard = _shard(job, task)
+    results = [_sample_result(job, i, task.prompt(s), task.gold(s)) for i, s in shard]
+    provenance = _provenance(job, task)
     if job.scoring_mode == ev.SCORING_MODE_LOGLIKELIHOOD:
-        if not dataset.label_list:
+        if not task.dataset.label_list:
             # A suite may ask both modes of every dataset; free-form ones have no choices.
-            return ev.JobResults(summary=job_summary(job, started, error="skipped: no label_list"))
-        scores = await _loglikelihood(dataset, results, client, emit)
+            summary = job_summary(
+                job, started, error="skipped: no label_list", provenance=provenance
+            )
+            return ev.JobResults(summary=summary)
+        scores = await _loglikelihood(task, results, client, emit)
     else:
-        scores = await _generate(job, dataset, results, client, emit)
-    return ev.JobResults(samples=results, summary=job_summary(job, started, len(results), scores))
+        sources = [s.input for _, s in shard]
+        scores = await _generate(job, task, results, sources, client, emit)
+    summary = job_summary(job, started, len(results), scores, provenance=provenance)
+    return ev.JobResults(samples=results, summary=summary)

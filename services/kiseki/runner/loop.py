@@ -20,6 +20,7 @@ from kiseki.core.kafka import Delivery, ProtoProducer, TransientError
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.core.service import ServiceContext
+from kiseki.evaluation.metrics import MetricUnavailable
 from kiseki.runner.chunks import split_results
 from kiseki.runner.config import RunnerConfig
 from kiseki.runner.evaluate import Emit
@@ -83,7 +84,9 @@ class TaskRunner:
             )
             try:
                 return await self._attempt(job, client)
-            except (ValueError, KeyError) as error:  # bad dataset or job: retrying cannot help
+            # A bad dataset, job or settings, or a metric that cannot run here: retrying
+            # cannot help.
+            except (ValueError, KeyError, MetricUnavailable) as error:
                 return failed_results(job, f"{type(error).__name__}: {error}", started)
             except InferenceServerException as error:
                 reason = f"endpoint {job.endpoint} model {job.model_name}: {error.message()}"

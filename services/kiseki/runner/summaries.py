@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from kiseki.v1 import events_pb2 as ev
 
@@ -14,8 +15,10 @@ def job_summary(
     scores: dict[str, float] | None = None,
     error: str = "",
     failed: bool = False,
+    provenance: Mapping[str, str] | None = None,
 ) -> ev.JobSummary:
-    """`started` is a time.monotonic() reading; `error` is the reason, or a note if not failed."""
+    """`started` is a time.monotonic() reading; `error` is the reason, or a note if not failed;
+    `provenance` names what produced the scores (JobSummary's settings_digest and after)."""
     return ev.JobSummary(
         job_id=job.job_id,
         checkpoint_id=job.checkpoint_id,
@@ -30,4 +33,5 @@ def job_summary(
         failed=failed,
         error=error[:2000],
         duration_s=time.monotonic() - started,
+        **(provenance or {}),
     )

@@ -52,6 +52,8 @@ async def _server_live(client: triton_aio.InferenceServerClient) -> bool:
 class Endpoint:
     address: str
     model_name: str
+    backend: str = "hf"  # what serves it: kiseki's HuggingFace model, or "trtllm"
+    dtype: str = "float32"
 
 
 async def _wait_for(condition: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
@@ -196,7 +198,7 @@ class LocalEndpointManager:
         async with self._locks.setdefault(name, asyncio.Lock()):
             if self._loaded.get(name) == checkpoint:
                 server = await self._ensure_server()
-                return Endpoint(server.grpc_address, name)
+                return Endpoint(server.grpc_address, name, dtype=self.options.dtype)
 
             async def attempt(server: LocalTriton) -> None:
                 write_model(self.repository, name, checkpoint, self.options)
@@ -208,7 +210,7 @@ class LocalEndpointManager:
                 shutil.rmtree(self.repository / name, ignore_errors=True)
                 raise
             self._loaded[name] = checkpoint
-            return Endpoint(server.grpc_address, name)
+            return Endpoint(server.grpc_address, name, dtype=self.options.dtype)
 
     async def unload(self, name: str) -> None:
         """Unload `name` and wait until Triton no longer serves it."""

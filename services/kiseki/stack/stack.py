@@ -20,6 +20,7 @@ from typing import Any
 
 from kiseki.core.store import apply_schema, open_store
 from kiseki.evaluation.datasets import DatasetError
+from kiseki.evaluation.metrics import MetricUnavailable
 from kiseki.local.brokers import LocalBroker, start_tansu
 from kiseki.local.process import free_port, service_ready
 from kiseki.orchestrator.policy import parse_policies
@@ -87,10 +88,9 @@ class LocalStack:
             if policy is None:
                 continue
             try:
-                rows += baseline_rows(
-                    run.run_id, self.settings.datasets_dir, policy.suites, policy.num_few_shots
-                )
-            except DatasetError as error:  # the runners report the same file as they score
+                settings = {name: policy.settings_for(name) for name in policy.suites}
+                rows += baseline_rows(run.run_id, self.settings.datasets_dir, settings)
+            except (DatasetError, MetricUnavailable) as error:  # the runners report them too
                 log.warning("no majority baselines", extra={"run": run.run_id, "error": str(error)})
         store = open_store(self.store_url, os.environ.get("KISEKI_CLICKHOUSE_PASSWORD", ""))
         try:

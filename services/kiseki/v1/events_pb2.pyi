@@ -85,7 +85,7 @@ class CheckpointDiscovered(_message.Message):
     def __init__(self, checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., tokens_seen: _Optional[int] = ..., uri: _Optional[str] = ..., format: _Optional[_Union[CheckpointFormat, str]] = ..., size_bytes: _Optional[int] = ..., model_size: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., discovered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class EvaluationJob(_message.Message):
-    __slots__ = ("job_id", "checkpoint_id", "run_id", "step", "endpoint", "model_name", "dataset", "shard_index", "shard_count", "scoring_mode", "num_few_shots", "max_new_tokens", "suite")
+    __slots__ = ("job_id", "checkpoint_id", "run_id", "step", "endpoint", "model_name", "dataset", "shard_index", "shard_count", "scoring_mode", "num_few_shots", "max_new_tokens", "suite", "settings", "serving_backend", "dtype")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +99,9 @@ class EvaluationJob(_message.Message):
     NUM_FEW_SHOTS_FIELD_NUMBER: _ClassVar[int]
     MAX_NEW_TOKENS_FIELD_NUMBER: _ClassVar[int]
     SUITE_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    SERVING_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     checkpoint_id: str
     run_id: str
@@ -112,7 +115,38 @@ class EvaluationJob(_message.Message):
     num_few_shots: int
     max_new_tokens: int
     suite: str
-    def __init__(self, job_id: _Optional[str] = ..., checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., endpoint: _Optional[str] = ..., model_name: _Optional[str] = ..., dataset: _Optional[str] = ..., shard_index: _Optional[int] = ..., shard_count: _Optional[int] = ..., scoring_mode: _Optional[_Union[ScoringMode, str]] = ..., num_few_shots: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., suite: _Optional[str] = ...) -> None: ...
+    settings: EvaluationSettings
+    serving_backend: str
+    dtype: str
+    def __init__(self, job_id: _Optional[str] = ..., checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., endpoint: _Optional[str] = ..., model_name: _Optional[str] = ..., dataset: _Optional[str] = ..., shard_index: _Optional[int] = ..., shard_count: _Optional[int] = ..., scoring_mode: _Optional[_Union[ScoringMode, str]] = ..., num_few_shots: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., suite: _Optional[str] = ..., settings: _Optional[_Union[EvaluationSettings, _Mapping]] = ..., serving_backend: _Optional[str] = ..., dtype: _Optional[str] = ...) -> None: ...
+
+class EvaluationSettings(_message.Message):
+    __slots__ = ("data_type", "max_num_samples", "num_few_shots", "few_shots_forced", "output_length_delta", "postprocess", "default_answer_extract_pattern", "answer_extract_pattern", "answer_pattern_id", "prompt_template", "custom_prompt_template", "custom_fewshots_template")
+    DATA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MAX_NUM_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    NUM_FEW_SHOTS_FIELD_NUMBER: _ClassVar[int]
+    FEW_SHOTS_FORCED_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_LENGTH_DELTA_FIELD_NUMBER: _ClassVar[int]
+    POSTPROCESS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_ANSWER_EXTRACT_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_EXTRACT_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_PATTERN_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_PROMPT_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_FEWSHOTS_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    data_type: str
+    max_num_samples: int
+    num_few_shots: int
+    few_shots_forced: bool
+    output_length_delta: int
+    postprocess: str
+    default_answer_extract_pattern: str
+    answer_extract_pattern: str
+    answer_pattern_id: str
+    prompt_template: str
+    custom_prompt_template: str
+    custom_fewshots_template: str
+    def __init__(self, data_type: _Optional[str] = ..., max_num_samples: _Optional[int] = ..., num_few_shots: _Optional[int] = ..., few_shots_forced: _Optional[bool] = ..., output_length_delta: _Optional[int] = ..., postprocess: _Optional[str] = ..., default_answer_extract_pattern: _Optional[str] = ..., answer_extract_pattern: _Optional[str] = ..., answer_pattern_id: _Optional[str] = ..., prompt_template: _Optional[str] = ..., custom_prompt_template: _Optional[str] = ..., custom_fewshots_template: _Optional[str] = ...) -> None: ...
 
 class SampleResult(_message.Message):
     __slots__ = ("job_id", "checkpoint_id", "run_id", "step", "dataset", "sample_index", "scoring_mode", "prompt", "raw_output", "prediction", "gold", "metrics", "format_followed", "latency_ms", "choice_logprobs")
@@ -156,7 +190,7 @@ class SampleResult(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., dataset: _Optional[str] = ..., sample_index: _Optional[int] = ..., scoring_mode: _Optional[_Union[ScoringMode, str]] = ..., prompt: _Optional[str] = ..., raw_output: _Optional[str] = ..., prediction: _Optional[str] = ..., gold: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., format_followed: _Optional[bool] = ..., latency_ms: _Optional[float] = ..., choice_logprobs: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class JobSummary(_message.Message):
-    __slots__ = ("job_id", "checkpoint_id", "run_id", "step", "dataset", "scoring_mode", "shard_index", "shard_count", "num_samples", "scores", "failed", "error", "duration_s")
+    __slots__ = ("job_id", "checkpoint_id", "run_id", "step", "dataset", "scoring_mode", "shard_index", "shard_count", "num_samples", "scores", "failed", "error", "duration_s", "settings_digest", "prompt_digest", "kiseki_version", "serving_backend", "dtype")
     class ScoresEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +211,11 @@ class JobSummary(_message.Message):
     FAILED_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    KISEKI_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SERVING_BACKEND_FIELD_NUMBER: _ClassVar[int]
+    DTYPE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     checkpoint_id: str
     run_id: str
@@ -190,7 +229,12 @@ class JobSummary(_message.Message):
     failed: bool
     error: str
     duration_s: float
-    def __init__(self, job_id: _Optional[str] = ..., checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., dataset: _Optional[str] = ..., scoring_mode: _Optional[_Union[ScoringMode, str]] = ..., shard_index: _Optional[int] = ..., shard_count: _Optional[int] = ..., num_samples: _Optional[int] = ..., scores: _Optional[_Mapping[str, float]] = ..., failed: _Optional[bool] = ..., error: _Optional[str] = ..., duration_s: _Optional[float] = ...) -> None: ...
+    settings_digest: str
+    prompt_digest: str
+    kiseki_version: str
+    serving_backend: str
+    dtype: str
+    def __init__(self, job_id: _Optional[str] = ..., checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., dataset: _Optional[str] = ..., scoring_mode: _Optional[_Union[ScoringMode, str]] = ..., shard_index: _Optional[int] = ..., shard_count: _Optional[int] = ..., num_samples: _Optional[int] = ..., scores: _Optional[_Mapping[str, float]] = ..., failed: _Optional[bool] = ..., error: _Optional[str] = ..., duration_s: _Optional[float] = ..., settings_digest: _Optional[str] = ..., prompt_digest: _Optional[str] = ..., kiseki_version: _Optional[str] = ..., serving_backend: _Optional[str] = ..., dtype: _Optional[str] = ...) -> None: ...
 
 class JobResults(_message.Message):
     __slots__ = ("samples", "summary")

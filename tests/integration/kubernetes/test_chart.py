@@ -15,7 +15,7 @@ from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceConfig
 from kiseki.core.store.config import StoreConfig
 from kiseki.orchestrator.config import KubernetesConfig, OrchestratorConfig
-from kiseki.orchestrator.policy import load_policies
+from kiseki.orchestrator.policy_file import load_policies
 from kiseki.runner.config import RunnerConfig
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.sink.config import SinkConfig

@@ -4,7 +4,7 @@ from hypothesis import strategies as st
 
 from kiseki.evaluation.datasets import Dataset, Sample
 from kiseki.evaluation.postprocess import normalize_gold, postprocess
-from kiseki.evaluation.prompts import TemplateError, build_prompt
+from kiseki.evaluation.prompts import V1_HEADER, TemplateError, build_prompt
 
 DATASET = Dataset("d", "指示文", 4, ("exact_match",), ())
 TAGGED = Dataset("t", "i", 3, ("exact_match",), (), answer_pattern_id="answer_tags_jp")
@@ -36,14 +36,31 @@ def test_v2_template_with_answer_pattern() -> None:
     )
 
 
-def test_custom_template() -> None:
-    template = "{instruction}\n{few_shots}\nQ: {input}\nA:"
+def test_custom_template_in_llm_jp_eval_v1_form_puts_the_shots_in_the_instruction() -> None:
+    """llm-jp-eval v1 fills {instruction} with the instruction followed by the examples: its
+    default template written as a custom one gives the default prompt, byte for byte."""
+    shots = [Sample("例", "a"), Sample("例2", "b")]
+    template = V1_HEADER + "\n\n### 入力:\n{input}\n\n### 応答:\n"
+    custom = build_prompt(DATASET, Sample("問", "?"), shots, custom=template)
+    assert custom == build_prompt(DATASET, Sample("問", "?"), shots)
+
+
+def test_custom_templates_with_few_shots_text_and_braces_kept() -> None:
+    shots = [Sample('{"k": 1}', "{x}"), Sample("例2", "b")]
     custom = build_prompt(
-        DATASET, Sample("問", "?"), [Sample("例", "a"), Sample("例2", "b")], template
+        DATASET,
+        Sample("問 {input}", "?"),
+        shots,
+        custom="{instruction}|{few_shots_text}|Q: {input}",
+        custom_fewshots="<{input}={output}>",
     )
-    assert custom == "指示文\n入力: 例\n応答: a\n\n入力: 例2\n応答: b\nQ: 問\nA:"
-    with pytest.raises(TemplateError, match="custom template"):
-        build_prompt(DATASET, Sample("問", "?"), [], "{question}")
+    assert custom == '指示文|<{"k": 1}={x}><例2=b>|Q: 問 {input}'
+    with pytest.raises(TemplateError, match="must hold"):
+        build_prompt(DATASET, Sample("問", "?"), [], custom="{instruction} only")
+    with pytest.raises(TemplateError, match="custom_prompt_template"):
+        build_prompt(DATASET, Sample("問", "?"), [], custom="{question} {input}")
+    with pytest.raises(TemplateError, match="unknown prompt template"):
+        build_prompt(DATASET, Sample("問", "?"), [], "v3")
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from kiseki.orchestrator.policy import PolicyError, RunPolicy, load_policies, parse_policies
+from kiseki.orchestrator.policy import PolicyError, RunPolicy, parse_policies
+from kiseki.orchestrator.policy_file import load_policies
 from kiseki.v1 import events_pb2 as ev
 
 STUDY_STEPS = [0, 1, 5, 9, 10, 11, 20, 90, 99, 100, 150, 900, 1000, 1001, 2000, 12000, 20000]

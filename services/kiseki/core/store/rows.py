@@ -78,4 +78,9 @@ def summary_row(summary: ev.JobSummary) -> Row:
         "failed": int(summary.failed),
         "error": summary.error,
         "duration_s": summary.duration_s,
+        "settings_digest": summary.settings_digest,
+        "prompt_digest": summary.prompt_digest,
+        "kiseki_version": summary.kiseki_version,
+        "serving_backend": summary.serving_backend,
+        "dtype": summary.dtype,
     }

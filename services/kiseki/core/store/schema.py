@@ -14,6 +14,17 @@ from kiseki.evaluation.category_maps import category_rows
 # Lets the table drop a retried insert block carrying the same insert_deduplication_token.
 _DEDUP = "SETTINGS non_replicated_deduplication_window = 10000"
 
+# What produced a job's scores (JobSummary): the settings' and prompt's digests, kiseki's
+# version, the serving backend and dtype.
+_PROVENANCE_COLUMNS = (
+    "settings_digest String",
+    "prompt_digest String",
+    "kiseki_version LowCardinality(String)",
+    "serving_backend LowCardinality(String)",
+    "dtype LowCardinality(String)",
+)
+_PROVENANCE = ", ".join(_PROVENANCE_COLUMNS)
+
 TABLES = (
     f"""CREATE TABLE IF NOT EXISTS runs (
         run_id String, model_size String, tags Map(String, String),
@@ -46,7 +57,8 @@ TABLES = (
         dataset LowCardinality(String), scoring_mode LowCardinality(String),
         shard_index Int32, shard_count Int32, num_samples Int64, scores Map(String, Float64),
         failed UInt8, error String, duration_s Float64,
-        inserted_at DateTime64(3) DEFAULT now64(3)
+        inserted_at DateTime64(3) DEFAULT now64(3),
+        {_PROVENANCE}
     ) ENGINE = ReplacingMergeTree(inserted_at) ORDER BY (run_id, checkpoint_id, job_id) {_DEDUP}""",
     # Which category each dataset feeds, and under which metric (its generation metric; in
     # log-likelihood mode a category uses `acc`). The defaults are written at 1970-01-01 so
@@ -61,6 +73,11 @@ TABLES = (
         run_id String, dataset String, metric String, num_few_shots Int32,
         majority_label String, score Float64, updated_at DateTime64(3) DEFAULT now64(3)
     ) ENGINE = ReplacingMergeTree(updated_at) ORDER BY (run_id, dataset) {_DEDUP}""",
+)
+
+# A store created before a column existed gains it in place (idempotent; rows kept).
+UPGRADES = tuple(
+    f"ALTER TABLE job_summaries ADD COLUMN IF NOT EXISTS {column}" for column in _PROVENANCE_COLUMNS
 )
 
 VIEWS = (
@@ -183,7 +200,7 @@ ANALYTICS_VIEWS = (
 def apply_schema(store: Store) -> None:
     """Create every table and view and write the default category map; safe to run at every
     service start."""
-    for statement in (*TABLES, *VIEWS, *ANALYTICS_VIEWS):
+    for statement in (*TABLES, *UPGRADES, *VIEWS, *ANALYTICS_VIEWS):
         store.command(statement)
     store.command(_default_categories())
 

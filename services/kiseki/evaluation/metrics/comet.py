@@ -54,9 +54,8 @@ def unbabel_comet_scorer(checkpoint: str, batch_size: int = 8, gpus: int = 0) ->
     return score
 
 
-def comet_wmt22(
-    sources: Sequence[str], predictions: Sequence[str], golds: Sequence[str]
-) -> list[float]:
+def require_comet_scorer() -> CometScorer:
+    """The installed scorer; MetricUnavailable, saying what to install, when there is none."""
     if not _installed:
         raise MetricUnavailable(
             "comet_wmt22 needs the Unbabel/wmt22-comet-da model, which is not available here "
@@ -64,7 +63,13 @@ def comet_wmt22(
             "reachable, then pass it: `kiseki metrics score --comet-model PATH`, or"
             " install_comet_scorer(unbabel_comet_scorer(PATH))"
         )
-    scores = [float(value) for value in _installed[0](sources, predictions, golds)]
+    return _installed[0]
+
+
+def comet_wmt22(
+    sources: Sequence[str], predictions: Sequence[str], golds: Sequence[str]
+) -> list[float]:
+    scores = [float(value) for value in require_comet_scorer()(sources, predictions, golds)]
     if len(scores) != len(predictions):
         raise MetricUnavailable(f"comet_wmt22: {len(scores)} scores for {len(predictions)} samples")
     return scores
