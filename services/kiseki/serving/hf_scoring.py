@@ -10,11 +10,22 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
 from kiseki.serving.results import STOP_TEXT, Continuation
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+# Tokens of generated text each step decodes. A blank line that was not there a step ago ends
+# in the newest token, and its first newline is in that token or one just before it (a newline
+# byte never joins a character of its own), so a few tokens see it. Missing one would only
+# generate on: the text is cut at its first blank line all the same.
+STOP_WINDOW = 4
 
 
 class CheckpointLoadError(RuntimeError):
@@ -25,6 +36,27 @@ def _device(preferred: str) -> torch.device:
     if preferred == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(preferred)
+
+
+class BlankLineInOutput(StoppingCriteria):
+    """Finishes each row once its generated text holds STOP_TEXT, rows independently.
+
+    HF's `stop_strings` read the prompt too: kiseki's prompts end in "### 応答:\n", so a first
+    generated "\n" stopped the answer there, where llm-jp-eval cuts only the generated text."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, prompt_width: int, rows: int) -> None:
+        self.tokenizer, self.prompt_width = tokenizer, prompt_width
+        self.done = torch.zeros(rows, dtype=torch.bool)
+
+    def __call__(
+        self, input_ids: torch.LongTensor, scores: object = None, **kwargs: object
+    ) -> torch.BoolTensor:
+        start = max(self.prompt_width, input_ids.shape[1] - STOP_WINDOW)
+        rows = (~self.done).nonzero().flatten().tolist()
+        tails = self.tokenizer.batch_decode(input_ids[rows, start:], skip_special_tokens=True)
+        for row, tail in zip(rows, tails, strict=True):
+            self.done[row] = STOP_TEXT in tail
+        return self.done.to(input_ids.device)  # type: ignore[return-value]
 
 
 class HFScorer:
@@ -59,15 +91,17 @@ class HFScorer:
             truncation=room is not None,
             max_length=room,
         ).to(self.device)
+        width = batch["input_ids"].shape[1]
         output = self.model.generate(
             **batch,
             do_sample=False,
             max_new_tokens=max_new_tokens,
-            stop_strings=[STOP_TEXT],
-            tokenizer=self.tokenizer,
+            stopping_criteria=StoppingCriteriaList(
+                [BlankLineInOutput(self.tokenizer, width, len(prompts))]
+            ),
             pad_token_id=self.tokenizer.pad_token_id,
         )
-        new_tokens = output[:, batch["input_ids"].shape[1] :]
+        new_tokens = output[:, width:]
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [text.split(STOP_TEXT, 1)[0] for text in texts]
 
