@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from torch import Tensor
 from transformers import (
     AutoModelForCausalLM,
     AutoTokenizer,
+    Cache,
     PreTrainedTokenizerBase,
     StoppingCriteria,
     StoppingCriteriaList,
@@ -123,30 +125,70 @@ class HFScorer:
             context_ids = context_ids[-room:]
         return context_ids, continuation_ids
 
+    def _padded(self, rows: Sequence[Sequence[int]], left: bool) -> tuple[Tensor, Tensor]:
+        """Token ids and attention mask of `rows`, padded to the longest on one side."""
+        width = max(len(row) for row in rows)
+        ids = torch.full((len(rows), width), int(self.tokenizer.pad_token_id or 0))
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for index, row in enumerate(rows):
+            place = slice(width - len(row), width) if left else slice(0, len(row))
+            ids[index, place], mask[index, place] = torch.tensor(row, dtype=torch.long), 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def _run_contexts(self, contexts: Sequence[Sequence[int]]) -> tuple[Tensor, Cache, Tensor]:
+        """Log-probs after each context's last token, the KV cache, the attention mask. Left
+        padding puts every context's end at the same column, where its continuation starts."""
+        ids, mask = self._padded(contexts, left=True)
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        output = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True
+        )
+        return torch.log_softmax(output.logits[:, -1].float(), dim=-1), output.past_key_values, mask
+
+    def _run_continuations(
+        self, continuations: Sequence[list[int]], rows: Tensor, cache: Cache, context_mask: Tensor
+    ) -> Tensor:
+        """Log-probs after each continuation token but the last, every pair reading its
+        context's row of the cache (pair i: `rows[i]`); empty when no continuation has two."""
+        fed = [continuation[:-1] for continuation in continuations]
+        if not any(fed):
+            return torch.empty(0, device=self.device)
+        ids, mask = self._padded(fed, left=False)
+        cache.batch_select_indices(rows)
+        starts = context_mask.sum(dim=1)[rows, None]
+        # Padding after a short continuation gets position 0: counting on could pass the
+        # model's last position, and nothing reads those columns.
+        positions = (starts + torch.arange(ids.shape[1], device=self.device)) * mask
+        output = self.model(
+            input_ids=ids,
+            attention_mask=torch.cat([context_mask[rows], mask], dim=1),
+            position_ids=positions,
+            past_key_values=cache,
+        )
+        return torch.log_softmax(output.logits.float(), dim=-1)
+
     @torch.inference_mode()
     def loglikelihood(self, pairs: Sequence[tuple[str, str]]) -> list[Continuation]:
-        """Summed log-prob of each continuation given its context, and whether greedy picks it."""
+        """Summed log-prob of each continuation given its context, and whether greedy picks it.
+
+        Pairs with the same (truncated) context run it once, their continuations on its KV
+        cache: a multiple-choice sample's choices share their whole few-shot prompt."""
         if not pairs:
             return []
         encoded = [self._encode_pair(context, continuation) for context, continuation in pairs]
-        sequences = [ctx + cont for ctx, cont in encoded]
-        width = max(len(s) for s in sequences)
-        pad = int(self.tokenizer.pad_token_id or 0)
-        ids = torch.full((len(sequences), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(sequences), width), dtype=torch.long)
-        for row, sequence in enumerate(sequences):
-            ids[row, : len(sequence)] = torch.tensor(sequence)
-            mask[row, : len(sequence)] = 1
-        logits = self.model(
-            input_ids=ids.to(self.device), attention_mask=mask.to(self.device)
-        ).logits
-        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        row_of: dict[tuple[int, ...], int] = {}
+        for context, _ in encoded:
+            row_of.setdefault(tuple(context), len(row_of))
+        rows = torch.tensor([row_of[tuple(context)] for context, _ in encoded], device=self.device)
+        first, cache, context_mask = self._run_contexts(list(row_of))
+        rest = self._run_continuations([cont for _, cont in encoded], rows, cache, context_mask)
         results = []
-        for row, (ctx, cont) in enumerate(encoded):
-            positions = torch.arange(len(ctx) - 1, len(ctx) + len(cont) - 1, device=self.device)
-            targets = torch.tensor(cont, device=self.device)
-            step_logprobs = logprobs[row, positions]
-            total = float(step_logprobs.gather(1, targets[:, None]).sum())
-            greedy = bool((step_logprobs.argmax(dim=-1) == targets).all())
+        for pair, (_, continuation) in enumerate(encoded):
+            steps = first[rows[pair], None]
+            if len(continuation) > 1:
+                steps = torch.cat([steps, rest[pair, : len(continuation) - 1]])
+            targets = torch.tensor(continuation, device=self.device)
+            total = float(steps.gather(1, targets[:, None]).sum())
+            greedy = bool((steps.argmax(dim=-1) == targets).all())
             results.append(Continuation(total, greedy))
         return results
