@@ -137,11 +137,16 @@ class HFScorer:
 
     def _run_contexts(self, contexts: Sequence[Sequence[int]]) -> tuple[Tensor, Cache, Tensor]:
         """Log-probs after each context's last token, the KV cache, the attention mask. Left
-        padding puts every context's end at the same column, where its continuation starts."""
+        padding puts every context's end at the same column, where its continuation starts;
+        only that column's logits are made (a whole prompt's would be tokens x vocabulary)."""
         ids, mask = self._padded(contexts, left=True)
         positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
         output = self.model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
         )
         return torch.log_softmax(output.logits[:, -1].float(), dim=-1), output.past_key_values, mask
 
