@@ -23,10 +23,11 @@ from transformers import (
 from kiseki.serving.results import STOP_TEXT, Continuation
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-# Tokens of generated text each step decodes. A blank line that was not there a step ago ends
-# in the newest token, and its first newline is in that token or one just before it (a newline
-# byte never joins a character of its own), so a few tokens see it. Missing one would only
-# generate on: the text is cut at its first blank line all the same.
+# Tokens of generated text each step decodes, so the check stays flat as the output grows
+# (1.2 ms a step for 256 rows here; a one-token forward of 256 rows of a 4x256 GPT-2: 46 ms).
+# A blank line that was not there a step ago ends in the newest token, and its first newline is
+# in that token or one just before it (a newline byte never joins a character of its own).
+# Missing one would only generate on: the text is cut at its first blank line all the same.
 STOP_WINDOW = 4
 
 
@@ -43,8 +44,8 @@ def _device(preferred: str) -> torch.device:
 class BlankLineInOutput(StoppingCriteria):
     """Finishes each row once its generated text holds STOP_TEXT, rows independently.
 
-    HF's `stop_strings` read the prompt too: kiseki's prompts end in "### 応答:\n", so a first
-    generated "\n" stopped the answer there, where llm-jp-eval cuts only the generated text."""
+    HF's `stop_strings` read the prompt too: kiseki's prompts end in "### 応答:\\n", so a first
+    generated "\\n" stopped the answer there, where llm-jp-eval cuts only the generated text."""
 
     def __init__(self, tokenizer: PreTrainedTokenizerBase, prompt_width: int, rows: int) -> None:
         self.tokenizer, self.prompt_width = tokenizer, prompt_width
