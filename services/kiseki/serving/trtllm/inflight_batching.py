@@ -159,6 +159,11 @@ def ensemble(cfg: TrtllmConfig) -> mc.ModelConfig:
         [
             Tensor("text_input", STRING, (1,)),
             Tensor("max_tokens", INT32, (1,)),
+            # Never STOP_TEXT: TensorRT-LLM matches a stop word's ids against the last tokens
+            # of prompt + output (its decoder's output ids start with the prompt), so where
+            # "\n\n" encodes as two "\n" a prompt ending in "### 応答:\n" would stop at the
+            # first generated "\n", empty; where it is one token, "\n" then "\n" is missed.
+            # Generation runs to max_tokens or end_id; the runner cuts the generated text.
             Tensor("stop_words", STRING, (-1,), optional=True),
             Tensor("end_id", INT32, (1,), optional=True),
             Tensor("pad_id", INT32, (1,), optional=True),
