@@ -1,3 +1,0 @@
-from kiseki.cli import main
-
-raise SystemExit(main())

@@ -1,1 +1,0 @@
-"""Shared plumbing for every service: config, logging, health, metrics, gRPC, Kafka, store."""

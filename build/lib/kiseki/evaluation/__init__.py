@@ -1,1 +1,0 @@
-"""Pure evaluation logic: datasets, prompts, post-processing, metrics, aggregation."""

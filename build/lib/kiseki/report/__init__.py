@@ -1,1 +1,0 @@
-"""Reading the trajectory back: tables and plots from the store."""

@@ -1,1 +1,0 @@
-"""The task-runner: a consumer-group member that scores evaluation jobs against endpoints."""

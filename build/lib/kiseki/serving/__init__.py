@@ -1,1 +1,0 @@
-"""Inference serving: the Triton model kiseki ships, endpoint management, TensorRT-LLM."""

@@ -1,1 +1,0 @@
-"""The sink: the store's single writer, fed by the results, status and checkpoints topics."""

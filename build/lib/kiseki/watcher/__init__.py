@@ -1,1 +1,0 @@
-"""The watcher: finds complete checkpoints of live runs and publishes them to Kafka."""
