@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -29,11 +30,18 @@ def _lock_without_hashes(tmp_path: Path) -> Path:
 def cli_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv holding `pip install .` alone, at the lock's versions (the uv `make setup` uses)."""
     tmp_path = tmp_path_factory.mktemp("cli-install")
+    # A copy of what the package is built from: the build writes build/ and egg-info there.
+    source = tmp_path / "source"
+    shutil.copytree(
+        REPO / "services", source / "services", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     uv = cache_dir() / f"uv-{versions()['UV_VERSION']}" / "bin" / "uv"
     venv = tmp_path / "venv"
     subprocess.run([str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True)
     subprocess.run(
-        [str(uv), "pip", "install", "-q", "-c", str(_lock_without_hashes(tmp_path)), str(REPO)],
+        [str(uv), "pip", "install", "-q", "-c", str(_lock_without_hashes(tmp_path)), str(source)],
         check=True,
         env={**CLEAN_ENV, "VIRTUAL_ENV": str(venv)},
         timeout=600,
