@@ -21,7 +21,8 @@ from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.sink.config import SinkConfig
 from kiseki.watcher.config import WatcherConfig
 from kiseki.watcher.runs import parse_runs
-from support.chart import CHART, EXAMPLE_VALUES, helm, kubectl, render
+from support.chart import CHART, EXAMPLE_VALUES, helm, kubectl, render, run
+from support.kube import helm_binary
 
 VARIANTS = {
     "default": [],
@@ -53,6 +54,12 @@ def test_schema_rejects_typos_and_bad_values(setting: str, complaint: str) -> No
     done = helm("template", "kiseki", str(CHART), "--set", setting, check=False)
     assert done.returncode != 0
     assert complaint in done.stderr
+
+
+def test_helm_template_renders_as_a_gitops_user_runs_it() -> None:
+    """No --kube-version (helm then assumes Kubernetes 1.20) and no cluster: it renders."""
+    done = run([str(helm_binary()), "template", "kiseki", str(CHART), "-f", str(EXAMPLE_VALUES)])
+    assert "kind: Deployment" in done.stdout
 
 
 def test_trtllm_backend_requires_an_engine_claim() -> None:
