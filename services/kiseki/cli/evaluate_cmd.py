@@ -16,6 +16,7 @@ from pathlib import Path
 import grpc
 
 from kiseki.cli import CommandError, command_parser
+from kiseki.cli.store_access import add_workdir_option
 from kiseki.core.config import ConfigError, load_config
 from kiseki.core.grpc_auth import GrpcAuthConfig
 from kiseki.core.scoring_modes import SCORING_MODES
@@ -51,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--suites", type=_listed, default=[], help="default: the policy's")
     parser.add_argument("--modes", type=_modes, default=[], help="default: the policy's")
     parser.add_argument("--control", help="host:port of the control API (default: see docs)")
+    add_workdir_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -73,7 +75,7 @@ async def _request(
 
 
 def run(args: argparse.Namespace) -> int:
-    address = control_address(args.control)
+    address = control_address(args.control, args.workdir / CONTROL_ADDRESS_FILE)
     try:
         auth = load_config(GrpcAuthConfig)
     except ConfigError as error:

@@ -22,7 +22,7 @@ from kiseki.cli import CommandError
 from kiseki.core.store import Store, StoreError, apply_schema, open_store
 from kiseki.core.store.query_api import RemoteStore
 from kiseki.report.queries import NotFound, Rows
-from kiseki.stack.workdir import reader_store_url
+from kiseki.stack.workdir import DEFAULT_WORKDIR, reader_store_url
 
 FORMATS = ("table", "csv", "json")
 
@@ -33,12 +33,22 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
         help="chdb:DIR, http(s)://user@host:port/db or grpc://host:port (default: see docs)",
     )
     parser.add_argument("--format", choices=FORMATS, default="table")
+    add_workdir_option(parser)
+
+
+def add_workdir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=DEFAULT_WORKDIR,
+        help=f"the --workdir of `kiseki up`, whose store and addresses to use ({DEFAULT_WORKDIR})",
+    )
 
 
 @contextmanager
 def opened_store(args: argparse.Namespace) -> Iterator[Store]:
     """The store, with every store error turned into a CommandError."""
-    url = args.store or reader_store_url()
+    url = args.store or reader_store_url(args.workdir)
     if url.startswith("chdb:") and not Path(url.removeprefix("chdb:")).is_dir():
         raise CommandError(f"no chDB store at {url.removeprefix('chdb:')} (pass --store)")
     try:
@@ -60,7 +70,9 @@ def opened_store(args: argparse.Namespace) -> Iterator[Store]:
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
-    return "-" if value is None else str(value)
+    # One line per row: prompts and outputs hold newlines (and tabs) of their own.
+    text = "-" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
 
 
 def _table(columns: list[str], rows: Rows) -> str:

@@ -70,8 +70,10 @@ async def _follow(stack: LocalStack, run_id: str, stopping: asyncio.Event) -> No
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.watch.is_dir():
+    if args.watch.exists() and not args.watch.is_dir():
         raise CommandError(f"--watch {args.watch} is not a directory")
+    if not args.watch.exists():
+        print(f"kiseki up: {args.watch} does not exist yet; waiting for the training to create it")
     settings = StackSettings(
         workdir=args.workdir.resolve(),
         runs=[WatchedDir(args.run_id, args.watch.resolve(), args.tokens_per_step)],
