@@ -6,6 +6,11 @@ the kill and recovery machinery rather than the model. A victim is chosen at ran
 every service, tritonserver and the broker (Apache Kafka: its log is on disk, so a killed
 broker comes back with its records, as a replicated cluster would) and sent SIGKILL or
 SIGTERM. The supervisor restarts services; the run restarts the broker it owns.
+
+The run guarantees its own conditions instead of depending on the system's speed: the
+simulated training writes checkpoints until the kills are done (at least `min_kills`, and
+every victim `kills_per_victim` times, with both signals once that is two or more), and each
+kill records the lifecycle phases in flight when it landed.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import shutil
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,20 +37,26 @@ SAMPLES = 4
 MODES = tuple(SCORING_MODES)
 SERVICES = ("watcher", "orchestrator", "runner-0", "runner-1", "sink")
 VICTIMS = (*SERVICES, "tritonserver", "broker")
+SIGNALS = ("SIGKILL", "SIGTERM")
 
 
 @dataclass(frozen=True)
 class ChaosForm:
     name: str
-    checkpoints: int
+    checkpoints: int  # at least; more are written while kills are still owed
     min_kills: int
+    kills_per_victim: int
     write_interval_s: float
     kill_interval_s: tuple[float, float]
     timeout_s: float
 
 
-SHORT = ChaosForm("short", 8, 7, 1.0, (4.0, 8.0), 240.0)
-LONG = ChaosForm("long", 200, 50, 2.0, (8.0, 20.0), 3300.0)
+SHORT = ChaosForm("short", 8, 7, 1, 1.0, (4.0, 8.0), 240.0)
+# 8 rounds of the 7 victims: 56 kills, each victim 4 times each way.
+LONG = ChaosForm("long", 200, 56, 8, 2.0, (8.0, 20.0), 3300.0)
+# The phases a long run's kills must have landed in (STORING: results the sink has not
+# committed yet).
+LONG_PHASES = frozenset({"DISCOVERED", "DEPLOYING", "EVALUATING", "STORING"})
 
 
 def write_dataset(root: Path) -> Path:
@@ -85,6 +97,7 @@ class Kill:
     at_s: float
     victim: str
     signal: str
+    phases: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -102,6 +115,11 @@ class ChaosRun:
         self.run_root = self.workdir / "run"
         self.started = time.monotonic()
         self._written = threading.Event()
+        self.written = 0
+        # Each victim's first signal: half the victims each way, so one round has both.
+        half = len(VICTIMS) // 2
+        firsts = [SIGNALS[0]] * half + [SIGNALS[1]] * (len(VICTIMS) - half)
+        self._signals = dict(zip(self.rng.sample(VICTIMS, len(VICTIMS)), firsts, strict=True))
 
     @property
     def port(self) -> int:
@@ -145,12 +163,27 @@ class ChaosRun:
         threading.Thread(target=self._write_checkpoints, daemon=True).start()
         return self.stack
 
+    def _write_checkpoint(self) -> None:
+        step = self.written
+        source = self.sources[step % len(self.sources)]
+        place_checkpoint(source, self.workdir / "staging", self.run_root, step)
+        self.written = step + 1
+
     def _write_checkpoints(self) -> None:
-        staging = self.workdir / "staging"
-        for step in range(self.form.checkpoints):
-            place_checkpoint(self.sources[step % len(self.sources)], staging, self.run_root, step)
+        for _ in range(self.form.checkpoints):
+            self._write_checkpoint()
             time.sleep(self.form.write_interval_s)  # the training's pace, not a wait
         self._written.set()
+
+    def kills_done(self) -> bool:
+        per_victim = Counter(k.victim for k in self.kills)
+        both = {(k.victim, k.signal) for k in self.kills}
+        signals_needed = SIGNALS if self.form.kills_per_victim >= 2 else SIGNALS[:0]
+        return (
+            len(self.kills) >= self.form.min_kills
+            and all(per_victim[v] >= self.form.kills_per_victim for v in VICTIMS)
+            and all((v, s) in both for v in VICTIMS for s in signals_needed)
+        )
 
     @property
     def all_written(self) -> bool:
@@ -180,7 +213,7 @@ class ChaosRun:
                 found.append(int(proc.name))
         return found
 
-    def kill(self, victim: str, signum: int) -> bool:
+    def kill(self, victim: str, signum: int, phases: list[str] | None = None) -> bool:
         """Send `signum` to `victim`; False when it was not running (nothing was killed)."""
         assert self.stack is not None
         assert self.stack.supervisor is not None
@@ -197,7 +230,8 @@ class ChaosRun:
                 return False
             process.signal(signum)
         name = signal.Signals(signum).name
-        self.kills.append(Kill(round(time.monotonic() - self.started, 1), victim, name))
+        at_s = round(time.monotonic() - self.started, 1)
+        self.kills.append(Kill(at_s, victim, name, sorted(phases or [])))
         return True
 
     def _restart_broker(self, signum: int) -> None:
@@ -216,24 +250,27 @@ class ChaosRun:
         self.stack.check()
 
     def _rounds(self) -> Iterator[tuple[str, int]]:
-        """Every victim once per round in a random order, each with a random signal, about half
-        the round SIGKILL and half SIGTERM: a short run still hits everything both ways."""
+        """Every victim once per round in a random order; each victim's signal alternates
+        from a random first one, so two rounds hit every victim both ways."""
         while True:
-            victims = self.rng.sample(VICTIMS, len(VICTIMS))
-            signals = [signal.SIGKILL, signal.SIGTERM] * (len(VICTIMS) // 2 + 1)
-            yield from zip(victims, self.rng.sample(signals, len(VICTIMS)), strict=True)
+            for victim in self.rng.sample(VICTIMS, len(VICTIMS)):
+                name = self._signals[victim]
+                self._signals[victim] = SIGNALS[1 - SIGNALS.index(name)]
+                yield victim, signal.Signals[name]
 
-    def unleash(self, finished: Callable[[], bool]) -> None:
-        """Kill at random intervals until `min_kills` are done and every checkpoint is
-        written, keeping the supervisor's restarts going between kills."""
+    def unleash(self, finished: Callable[[], bool], phases: Callable[[], list[str]]) -> None:
+        """Kill at random intervals until the kills are done and the training has written its
+        checkpoints, keeping the supervisor's restarts going between kills. While kills are
+        owed and every checkpoint written is `finished`, the training writes one more, so
+        the stack always has work when a kill lands; `phases` says what is in flight then."""
         next_kill = time.monotonic() + self.rng.uniform(*self.form.kill_interval_s)
         rounds = self._rounds()
         victim, signum = next(rounds)
-        while len(self.kills) < self.form.min_kills or not self.all_written:
-            if finished() and self.all_written:
-                break
+        while not (self.kills_done() and self.all_written):
             self.check()
-            if time.monotonic() >= next_kill and self.kill(victim, signum):
+            if self.all_written and not self.kills_done() and finished():
+                self._write_checkpoint()
+            if time.monotonic() >= next_kill and self.kill(victim, signum, phases()):
                 next_kill = time.monotonic() + self.rng.uniform(*self.form.kill_interval_s)
                 victim, signum = next(rounds)
             time.sleep(0.2)
