@@ -58,7 +58,10 @@ def test_trajectory_moving_average_and_baselines(filled: Store) -> None:
     assert [r["baseline"] for r in rows] == pytest.approx([0.375] * len(STEPS))
     rc = queries.trajectory(filled, [RUN], category="RC", window=1)
     assert {r["baseline"] for r in rc} == {None}
-    [avg_baseline] = filled.query("SELECT baseline FROM category_baselines WHERE category = 'AVG'")
+    [avg_baseline] = filled.query(
+        "SELECT baseline FROM category_baselines WHERE category = 'AVG'"
+        " AND scoring_mode = 'generate'"
+    )
     assert avg_baseline["baseline"] == pytest.approx(0.375)
 
 

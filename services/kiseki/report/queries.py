@@ -55,8 +55,9 @@ SELECT t.run_id AS run_id, t.step AS step, t.tokens_seen AS tokens_seen,
        t.scoring_mode AS scoring_mode, t.category AS category, t.score AS score,
        t.score_ma AS score_ma, if(b.known, b.baseline, NULL) AS baseline
 FROM category_trajectory(window = {window:UInt64}) AS t
-LEFT JOIN (SELECT run_id, category, baseline, true AS known FROM category_baselines) AS b
-     ON b.run_id = t.run_id AND b.category = t.category
+LEFT JOIN (SELECT run_id, scoring_mode, category, baseline, true AS known
+           FROM category_baselines) AS b
+     ON b.run_id = t.run_id AND b.scoring_mode = t.scoring_mode AND b.category = t.category
 WHERE t.run_id IN ({runs})
   AND ({category:String} = '' OR t.category = {category:String})
   AND t.scoring_mode = {mode:String}

@@ -151,16 +151,26 @@ ANALYTICS_VIEWS = (
            avg(score) OVER (PARTITION BY run_id, scoring_mode, category ORDER BY step
                             ROWS BETWEEN {window:UInt64} - 1 PRECEDING AND CURRENT ROW) AS score_ma
     FROM category_scores""",
+    # Per scoring mode: a mode's AVG averages the categories scored in that mode, so its
+    # baseline averages the same ones (log-likelihood often scores only the labelled ones).
     """CREATE OR REPLACE VIEW category_baselines AS
     WITH per_category AS (
         SELECT b.run_id AS run_id, m.category AS category, avg(b.score) AS baseline,
                count() AS parts
         FROM baselines AS b FINAL INNER JOIN category_members AS m ON m.dataset = b.dataset
         GROUP BY run_id, category
+    ),
+    scored AS (
+        SELECT p.run_id AS run_id, s.scoring_mode AS scoring_mode, p.category AS category,
+               p.baseline AS baseline, p.parts AS parts
+        FROM per_category AS p
+        INNER JOIN (SELECT DISTINCT run_id, scoring_mode, category FROM category_scores) AS s
+            ON s.run_id = p.run_id AND s.category = p.category
     )
-    SELECT * FROM per_category
+    SELECT * FROM scored
     UNION ALL
-    SELECT run_id, 'AVG', avg(baseline), count() FROM per_category GROUP BY run_id""",
+    SELECT run_id, scoring_mode, 'AVG', avg(baseline), count() FROM scored
+    GROUP BY run_id, scoring_mode""",
     # Share of generated answers in the expected form (label, number, non-empty).
     """CREATE OR REPLACE VIEW format_following AS
     SELECT f.run_id AS run_id, f.checkpoint_id AS checkpoint_id, f.step AS step,
@@ -191,7 +201,9 @@ ANALYTICS_VIEWS = (
                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
                    > b.baseline + {margin:Float64} AS stays_above
         FROM category_trajectory(window = {window:UInt64}) AS t
-        LEFT JOIN category_baselines AS b ON b.run_id = t.run_id AND b.category = t.category
+        LEFT JOIN category_baselines AS b
+            ON b.run_id = t.run_id AND b.scoring_mode = t.scoring_mode
+           AND b.category = t.category
     )
     GROUP BY run_id, scoring_mode, category""",
 )
