@@ -34,6 +34,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dlq": ("kiseki.cli.dlq_cmd", "list or replay the dead-letter topic"),
     "evaluate": ("kiseki.cli.evaluate_cmd", "evaluate checkpoints of a run (again)"),
     "policy": ("kiseki.cli.policy_cmd", "check a policy and print what it resolves to"),
+    "regressions": (
+        "kiseki.cli.regressions_cmd",
+        "significant drops between checkpoints, with the samples that fell",
+    ),
+    "noise": ("kiseki.cli.regressions_cmd", "bootstrap intervals and signal-to-noise per dataset"),
     "llm-jp-eval": (
         "kiseki.cli.llm_jp_eval_cmd",
         "generate llm-jp-eval prompt dumps; export generations for its evaluate",

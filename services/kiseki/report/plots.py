@@ -72,6 +72,28 @@ def shapes_plot(rows: Rows, shapes: Sequence[dict[str, Any]], out: Path, window:
     return _save(figure, out)
 
 
+def interval_plot(rows: Rows, out: Path, title: str) -> Path:
+    """Each (dataset, mode)'s score per step with its bootstrap interval as a band."""
+    if not rows:
+        raise ValueError("nothing to plot: no interval rows")
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    colours = plt.get_cmap("tab10")
+    keys = sorted({(r["dataset"], r["mode"]) for r in rows})
+    for index, (dataset, mode) in enumerate(keys):
+        members = [r for r in rows if (r["dataset"], r["mode"]) == (dataset, mode)]
+        steps = [r["step"] for r in members]
+        colour = colours(index % 10)
+        axes.plot(steps, [r["score"] for r in members], color=colour, label=f"{dataset} {mode}")
+        low, high = [r["ci_low"] for r in members], [r["ci_high"] for r in members]
+        axes.fill_between(steps, low, high, color=colour, alpha=0.2)
+    axes.set_xlabel("step")
+    axes.set_ylabel("score (95 % bootstrap interval)")
+    axes.set_title(title)
+    axes.legend(fontsize=7)
+    axes.grid(alpha=0.3)
+    return _save(figure, out)
+
+
 def _save(figure: Any, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
