@@ -114,12 +114,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     server: LocalClickHouse = request.getfixturevalue("clickhouse")
     database = f"t_{uuid.uuid4().hex[:16]}"
+    yield server.url(database)  # open_store creates it
     admin = open_store(server.url())
-    admin.command(f"CREATE DATABASE {database}")
     try:
-        yield server.url(database)
-    finally:
         admin.command(f"DROP DATABASE IF EXISTS {database}")
+    finally:
         admin.close()
 
 

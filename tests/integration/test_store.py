@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kiseki.core.store import Store, StoreError, apply_schema, open_store
+from kiseki.core.store.base import BadStatement
 
 
 def _sample(step: int, index: int, exact: float, checkpoint: str = "") -> dict[str, object]:
@@ -81,13 +82,13 @@ def test_latest_status_is_the_newest_change(store: Store) -> None:
     assert latest == {"state": "FAILED", "reason": "corrupt header"}
 
 
-def test_bad_sql_and_bad_rows_give_clear_errors(chdb_store: Store) -> None:
-    with pytest.raises(StoreError, match="SYNTAX_ERROR"):
-        chdb_store.query("SELEC 1")
-    with pytest.raises(StoreError, match="UNKNOWN_TABLE"):
-        chdb_store.query("SELECT * FROM no_such_table")
-    with pytest.raises(StoreError, match="invalid table name"):
-        chdb_store.insert_rows("x; DROP TABLE runs", [{"a": 1}])
+def test_bad_sql_and_bad_rows_give_clear_errors(store: Store) -> None:
+    with pytest.raises(BadStatement, match="SYNTAX_ERROR"):
+        store.query("SELEC 1")
+    with pytest.raises(BadStatement, match="UNKNOWN_TABLE"):
+        store.query("SELECT * FROM no_such_table")
+    with pytest.raises(BadStatement, match="invalid table name"):
+        store.insert_rows("x; DROP TABLE runs", [{"a": 1}])
 
 
 def test_unsupported_store_url_is_rejected() -> None:

@@ -15,11 +15,23 @@ Row = Mapping[str, Any]
 
 
 class StoreError(RuntimeError):
-    """The store refused a statement (bad SQL, unknown table, server down): message says why."""
+    """The store refused a statement or cannot be used: the message says why."""
 
 
 class StoreUnavailable(StoreError):
     """The store cannot be reached now; the same statement may succeed later."""
+
+
+class StoreAuthenticationFailed(StoreError):
+    """The server answered and refused the user or password: retrying will not help."""
+
+
+class DatabaseMissing(StoreError):
+    """The server answered and has no such database (and kiseki may not create it)."""
+
+
+class BadStatement(StoreError):
+    """The store ran the statement and refused it (syntax, unknown table or column, types)."""
 
 
 class Store(Protocol):
@@ -36,9 +48,14 @@ def json_each_row(rows: Sequence[Row]) -> bytes:
     return "\n".join(json.dumps(row, ensure_ascii=False, default=str) for row in rows).encode()
 
 
-def insert_statement(table: str, dedup_token: str) -> str:
+def check_table_name(table: str) -> str:
     if not table.replace("_", "").isalnum():
-        raise StoreError(f"invalid table name {table!r}")
+        raise BadStatement(f"invalid table name {table!r}")
+    return table
+
+
+def insert_statement(table: str, dedup_token: str) -> str:
+    check_table_name(table)
     settings = ""
     if dedup_token:
         # A retried insert of the same block with the same token is dropped by the table

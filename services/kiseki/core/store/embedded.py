@@ -11,7 +11,7 @@ from typing import Any
 import chdb
 
 from kiseki.core.metrics import STORE_INSERTED_ROWS, STORE_QUERY_SECONDS
-from kiseki.core.store.base import Row, StoreError, insert_statement, json_each_row
+from kiseki.core.store.base import BadStatement, Row, StoreError, insert_statement, json_each_row
 
 # JSON output with real numbers, so results look the same as clickhouse-connect's.
 _SESSION_SETTINGS = (
@@ -58,7 +58,7 @@ class EmbeddedStore:
                 parameters = {name: _parameter(v) for name, v in (params or {}).items()}
                 return str(self._conn.query(sql, fmt, params=parameters))
             except Exception as error:
-                raise StoreError(str(error).strip()) from None
+                raise BadStatement(str(error).strip()) from None
 
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
         self._run("command", sql, "CSV", params)
