@@ -1,8 +1,11 @@
-"""The store interface that both clients implement.
+"""The store interface that both clients implement, and its errors.
 
-Both clients run the same SQL text: ClickHouse's `{name:Type}` query parameters, inserts as
-`INSERT INTO t SETTINGS insert_deduplication_token=... FORMAT JSONEachRow`, and reads that
-deduplicate with `FINAL` or aggregation (see schema.py).
+Both run the same SQL text (ClickHouse's `{name:Type}` query parameters, inserts as
+JSONEachRow with an insert_deduplication_token, reads that deduplicate with `FINAL` or
+aggregation, see schema.py) through one client library, clickhouse-connect: over HTTP to a
+server, in process to chDB. Results are decoded from the Native format by the same code, so a
+row has the same Python types on both stores (float for Float64, datetime for DateTime64,
+dict for Map, list for Array, None for NULL).
 """
 
 from __future__ import annotations
@@ -52,14 +55,3 @@ def check_table_name(table: str) -> str:
     if not table.replace("_", "").isalnum():
         raise BadStatement(f"invalid table name {table!r}")
     return table
-
-
-def insert_statement(table: str, dedup_token: str) -> str:
-    check_table_name(table)
-    settings = ""
-    if dedup_token:
-        # A retried insert of the same block with the same token is dropped by the table
-        # (non_replicated_deduplication_window); FINAL reads cover everything else.
-        escaped = dedup_token.replace("\\", "\\\\").replace("'", "\\'")
-        settings = f" SETTINGS insert_deduplication_token='{escaped}'"
-    return f"INSERT INTO {table}{settings} FORMAT JSONEachRow"

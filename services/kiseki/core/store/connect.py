@@ -13,9 +13,9 @@ def open_store(url: str, password: str = "", create_database: bool = True) -> St
     the Query service of a running stack (read-only)."""
     scheme = urlsplit(url).scheme
     if scheme == "chdb":
-        from kiseki.core.store.embedded import EmbeddedStore
+        from kiseki.core.store.embedded import open_embedded
 
-        return EmbeddedStore(url.removeprefix("chdb:").removeprefix("//"))
+        return open_embedded(url.removeprefix("chdb:").removeprefix("//"))
     if scheme in ("http", "https"):
         from kiseki.core.store.server import open_server
 
