@@ -55,13 +55,22 @@ class FlakyStore:
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         return self.store.query(sql, params)
 
-    def insert_rows(
-        self, table: str, rows: Sequence[Mapping[str, Any]], dedup_token: str = ""
-    ) -> None:
+    def refuse(self) -> None:
         if self.failures > 0:
             self.failures -= 1
             raise StoreUnavailable("connection refused")
+
+    def insert_rows(
+        self, table: str, rows: Sequence[Mapping[str, Any]], dedup_token: str = ""
+    ) -> None:
+        self.refuse()
         self.store.insert_rows(table, rows, dedup_token)
+
+    def insert_columns(
+        self, table: str, columns: Mapping[str, Sequence[Any]], dedup_token: str = ""
+    ) -> None:
+        self.refuse()
+        self.store.insert_columns(table, columns, dedup_token)
 
     def close(self) -> None:
         self.store.close()
@@ -158,13 +167,10 @@ class DownStore(FlakyStore):
         super().__init__(store, failures=0)
         self.down, self.refused = True, 0
 
-    def insert_rows(
-        self, table: str, rows: Sequence[Mapping[str, Any]], dedup_token: str = ""
-    ) -> None:
+    def refuse(self) -> None:
         if self.down:
             self.refused += 1
             raise StoreUnavailable("connection refused")
-        self.store.insert_rows(table, rows, dedup_token)
 
 
 @pytest.mark.parametrize("broker", ["apache_kafka"], indirect=True)
