@@ -6,7 +6,9 @@ in fetches of 100 jobs. Beside it, on the same store in the same run, a raw
 `INSERT ... SELECT` of as many generated rows of the same shape (the engine alone, no
 client). N = KISEKI_BENCH_SINK_ROWS (default 500,000). The server is kiseki.local's
 ClickHouse 26.9 on this machine. Prints one JSON object: rows/s, the sink/raw ratio per store,
-and the sink against the target (>= 200k rows/s to the server).
+the sink against the target (>= 200k rows/s to the server), and the bytes on disk a sample
+row takes as the sink wrote them (the parts unmerged; the bench's prompts repeat much more
+than real ones, so compress better).
 """
 
 from __future__ import annotations
@@ -81,17 +83,26 @@ def raw_insert(store: Store) -> float:
     return time.perf_counter() - started
 
 
+def bytes_on_disk(store: Store) -> int:
+    [row] = store.query(
+        "SELECT sum(bytes_on_disk) AS n FROM system.parts WHERE active"
+        " AND database = currentDatabase() AND table = 'sample_results'"
+    )
+    return int(row["n"])
+
+
 def measure(url: str, records: list[bytes]) -> dict[str, float]:
     store = open_store(url)
     try:
         apply_schema(store)
         sink_s = asyncio.run(sink_path(store, records))
+        disk = bytes_on_disk(store)
         raw_s = raw_insert(store)
         [landed] = store.query("SELECT count() AS n FROM sample_results WHERE run_id = 'sink'")
         assert landed["n"] == ROWS, landed
     finally:
         store.close()
-    return {"sink": ROWS / sink_s, "raw": ROWS / raw_s}
+    return {"sink": ROWS / sink_s, "raw": ROWS / raw_s, "bytes_per_row": disk / ROWS}
 
 
 def main() -> None:
@@ -114,6 +125,7 @@ def main() -> None:
         report[f"{name}_sink_rows_per_s"] = round(rate["sink"])
         report[f"{name}_raw_insert_select_rows_per_s"] = round(rate["raw"])
         report[f"{name}_ratio_sink_vs_raw"] = round(rate["sink"] / rate["raw"], 3)
+        report[f"{name}_bytes_on_disk_per_sample_row"] = round(rate["bytes_per_row"], 1)
     report["target_server_sink_rows_per_s"] = TARGET_ROWS_PER_S
     report["ratio_server_sink_vs_target"] = round(rates["server"]["sink"] / TARGET_ROWS_PER_S, 2)
     print(json.dumps(report))
