@@ -8,6 +8,7 @@ answers, testcontainers could start the same servers; none does here, so none is
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.store import Store, apply_schema, open_store
 from kiseki.local.brokers import LocalBroker, start_apache_kafka, start_tansu
+from kiseki.local.clickhouse import LocalClickHouse, start_clickhouse
 from kiseki.local.triton import LocalTriton, start_triton
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,8 +91,51 @@ TINY_CORPUS = [f"問題: {a} + {b} = ?\n答え: {a + b}\n\n" for a in range(20) 
 ] * 20
 
 
+# A password user besides the passwordless `default` (see kiseki.local.clickhouse).
+CLICKHOUSE_USERS = {"kiseki": "kiseki-test-pw"}
+
+
+@pytest.fixture(scope="session")
+def clickhouse(
+    service_logs: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalClickHouse]:
+    """One real ClickHouse server for the session; each test takes a database of its own."""
+    server = start_clickhouse(tmp_path_factory.mktemp("clickhouse"), service_logs, CLICKHOUSE_USERS)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["chdb", "server"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store: a chDB directory, or a database of a unique name on the server
+    (dropped afterwards). Each test using it runs on both."""
+    if request.param == "chdb":
+        yield f"chdb:{tmp_path / 'store'}"
+        return
+    server: LocalClickHouse = request.getfixturevalue("clickhouse")
+    database = f"t_{uuid.uuid4().hex[:16]}"
+    yield server.url(database)  # open_store creates it
+    admin = open_store(server.url())
+    try:
+        admin.command(f"DROP DATABASE IF EXISTS {database}")
+    finally:
+        admin.close()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """The store at `store_url` with the schema applied, closed afterwards."""
+    opened = open_store(store_url)
+    try:  # chDB holds one path per process: always close, or the next test cannot open its own
+        apply_schema(opened)
+        yield opened
+    finally:
+        opened.close()
+
+
 @pytest.fixture
 def chdb_store(tmp_path: Path) -> Iterator[Store]:
+    """For the tests about chDB alone (its single owner, the Query service in front of it)."""
     store = open_store(f"chdb:{tmp_path / 'store'}")
     try:  # chDB holds one path per process: always close, or the next test cannot open its own
         apply_schema(store)

@@ -193,7 +193,7 @@ def test_the_paths_the_roots_allow(tmp_path: Path) -> None:
         ("SELECT {x:Int64}", "x"),  # a parameter the query names but nobody gave
     ],
 )
-def test_sql_errors_say_what_clickhouse_said(chdb_store: Store, sql: str, message: str) -> None:
+def test_sql_errors_say_what_clickhouse_said(store: Store, sql: str, message: str) -> None:
     with pytest.raises(StoreError, match=message):
-        chdb_store.query(sql)
-    assert chdb_store.query("SELECT 1 AS one") == [{"one": 1}]  # the store still works
+        store.query(sql)
+    assert store.query("SELECT 1 AS one") == [{"one": 1}]  # the store still works

@@ -1,5 +1,5 @@
-"""The store-reading commands (runs, checkpoints, scores, trajectory, shapes, sql) on a chDB
-store with known values: outputs, plots and clear errors."""
+"""The store-reading commands (runs, checkpoints, scores, trajectory, shapes, sql) on a store
+with known values, chDB and a server: outputs, plots and clear errors."""
 
 from __future__ import annotations
 
@@ -19,15 +19,17 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def store_url(tmp_path: Path) -> str:
-    store = open_store(f"chdb:{tmp_path / 'store'}")
+def store_url(store_url: str) -> str:
+    """The conftest's store (chDB, then a server) filled with two runs, and closed: the
+    commands open it themselves."""
+    store = open_store(store_url)
     try:
         apply_schema(store)
         fill(store)
         fill(store, "r2")
     finally:
         store.close()
-    return f"chdb:{tmp_path / 'store'}"
+    return store_url
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

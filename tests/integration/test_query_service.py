@@ -1,5 +1,8 @@
 """The Query service through a real gRPC server over a chDB store: rows back, writes and
-file access refused, and the CLI working against it as against a running `kiseki up`."""
+file access refused, and the CLI working against it as against a running `kiseki up`.
+
+chDB only: the service exists because a chDB directory has one owning process (the sink);
+a server's clients connect to the server itself."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The analytics views and report queries on a chDB store filled with known values."""
+"""The analytics views and report queries on a store (chDB and a server) filled with known
+values."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from support.analytics import RUN, SCORES, STEPS, TOKENS_PER_STEP, fill
 
 
 @pytest.fixture
-def filled(chdb_store: Store) -> Store:
-    fill(chdb_store)
-    return chdb_store
+def filled(store: Store) -> Store:
+    fill(store)
+    return store
 
 
 def test_scores_carry_tokens_as_the_x_axis(filled: Store) -> None:

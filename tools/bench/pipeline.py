@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "services"), str(REPO / "tools")]
 
 from kiseki.core.store import open_store  # noqa: E402
-from kiseki.core.store.embedded import EmbeddedStore  # noqa: E402
+from kiseki.core.store.embedded import open_embedded  # noqa: E402
 from kiseki.evaluation.datasets import few_shot_examples, load_dataset  # noqa: E402
 from kiseki.evaluation.prompts import build_prompt  # noqa: E402
 from kiseki.evaluation.synthetic import write_all  # noqa: E402
@@ -97,7 +97,7 @@ def _wait_for_store(stack: LocalStack, rows: int) -> None:
 
 def _store_clock(store_dir: Path) -> dict[str, float]:
     """Wall-clock seconds of the checkpoint's states and of its first and last sample rows."""
-    store = EmbeddedStore(str(store_dir))
+    store = open_embedded(str(store_dir))
     try:
         [rows] = store.query(
             "SELECT count() AS n, toUnixTimestamp64Milli(min(inserted_at)) AS first_ms,"

@@ -4,7 +4,7 @@ N = KISEKI_BENCH_STORE_ROWS (default 100,000,000; set it lower on a small machin
 10 v1.4.1 datasets x 1,000 samples per checkpoint, checkpoints at log-spaced-like steps,
 1,000 checkpoints a run (N / 10M runs). Two insert paths are timed:
 - engine: INSERT ... SELECT generating the rows inside chDB, all N of them;
-- sink: the sink's own path (Store.insert_rows, JSONEachRow batches of 10,000) for
+- sink: Store.insert_rows (dict rows as column-oriented Native batches of 10,000) for
   min(N, KISEKI_BENCH_SINK_ROWS = 1,000,000) rows.
 Then the trajectory query one `kiseki trajectory RUN --category NLI` runs (median of 3), and
 `kiseki shapes`' query (every category). Prints one JSON object with ratios against the
@@ -76,17 +76,13 @@ FROM (SELECT n DIV {datasets:UInt64} AS ck, n % {datasets:UInt64} AS ds,
 """
 
 
-def _literal(values: list[str]) -> str:
-    return "[" + ",".join(f"'{v}'" for v in values) + "]"
-
-
 def engine_insert(store: Store, checkpoints: int) -> float:
     params: dict[str, object] = {
         "per_run": CHECKPOINTS_PER_RUN,
         "samples": SAMPLES,
         "datasets": len(DATASETS),
-        "names": _literal([d for d, _ in DATASETS]),
-        "metrics": _literal([m for _, m in DATASETS]),
+        "names": [d for d, _ in DATASETS],
+        "metrics": [m for _, m in DATASETS],
     }
     started = time.perf_counter()
     for first in range(0, ROWS, CHUNK_ROWS):

@@ -131,6 +131,8 @@
 {{- define "kiseki.env.sink" -}}
 - name: KISEKI_STORE_URL
   value: {{ .Values.clickhouse.url | quote }}
+- name: KISEKI_STORE_CREATE_DATABASE
+  value: {{ .Values.clickhouse.createDatabase | default false | quote }}
 {{- if .Values.clickhouse.existingSecret }}
 - name: KISEKI_CLICKHOUSE_PASSWORD
   valueFrom:

@@ -19,6 +19,14 @@ class SinkConfig:
         doc="one insert per fetch of at most this many records; a JobResults record holds a"
         " whole job's samples, so 200 keeps an insert to tens of thousands of rows",
     )
+    max_insert_rows: int = setting(
+        "KISEKI_SINK_MAX_INSERT_ROWS",
+        100_000,
+        unit="rows",
+        doc="a fetch's sample rows go to the store in inserts of at most this many: large"
+        " enough for ClickHouse (an insert makes a part), small enough to bound the sink's"
+        " memory (~1 KiB a row with its prompt and output)",
+    )
     poll_timeout_ms: int = setting(
         "KISEKI_SINK_POLL_TIMEOUT_MS",
         500,

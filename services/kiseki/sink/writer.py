@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from kiseki.core.kafka import Delivery, TransientError
 from kiseki.core.store import Store, StoreUnavailable
-from kiseki.core.store.base import Row
-from kiseki.core.store.rows import checkpoint_rows, sample_row, status_row, summary_row
+from kiseki.core.store.base import Columns, Row
+from kiseki.core.store.columns import sample_columns
+from kiseki.core.store.rows import checkpoint_rows, status_row, summary_row
 from kiseki.v1 import events_pb2 as ev
 
 
@@ -34,12 +36,26 @@ def _results_identity(delivery: Delivery[ev.JobResults]) -> str:
 
 
 class StoreWriter:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, store: Store, max_insert_rows: int = 100_000) -> None:
+        self.store, self.max_insert_rows = store, max_insert_rows
 
     async def _insert(self, table: str, rows: list[Row], token: str) -> None:
+        await self._off_loop(self.store.insert_rows, table, rows, token)
+
+    async def _insert_samples(self, samples: list[ev.SampleResult], token: str) -> None:
+        """Column-oriented inserts of at most max_insert_rows each; a chunk's token is the
+        batch's with the chunk's position, the same again for the same batch."""
+        size = self.max_insert_rows
+        for first in range(0, len(samples), size):
+            columns: Columns = sample_columns(samples[first : first + size])
+            await self._off_loop(
+                self.store.insert_columns, "sample_results", columns, f"{token}-{first}"
+            )
+
+    @staticmethod
+    async def _off_loop(insert: Callable[[str, Any, str], None], *args: Any) -> None:
         try:
-            await asyncio.to_thread(self.store.insert_rows, table, rows, token)
+            await asyncio.to_thread(insert, *args)
         except StoreUnavailable as error:
             raise TransientError(str(error)) from error
 
@@ -65,12 +81,12 @@ class StoreWriter:
         return [r for r in summaries if not (r["failed"] and r["job_id"] in succeeded)]
 
     async def write_results(self, batch: list[Delivery[ev.JobResults]]) -> None:
-        samples = [sample_row(s) for d in batch for s in d.message.samples]
+        samples = [s for d in batch for s in d.message.samples]
         summaries = await self._without_stale_failures(
             [summary_row(d.message.summary) for d in batch if d.message.summary.job_id]
         )
         jobs = [_results_identity(d) for d in batch]
-        await self._insert("sample_results", samples, dedup_token("samples", jobs))
+        await self._insert_samples(samples, dedup_token("samples", jobs))
         await self._insert("job_summaries", summaries, dedup_token("summaries", jobs))
 
     async def write_status(self, batch: list[Delivery[ev.CheckpointStatus]]) -> None:

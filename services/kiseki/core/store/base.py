@@ -1,25 +1,40 @@
-"""The store interface that both clients implement.
+"""The store interface that both clients implement, and its errors.
 
-Both clients run the same SQL text: ClickHouse's `{name:Type}` query parameters, inserts as
-`INSERT INTO t SETTINGS insert_deduplication_token=... FORMAT JSONEachRow`, and reads that
-deduplicate with `FINAL` or aggregation (see schema.py).
+Both run the same SQL text (ClickHouse's `{name:Type}` query parameters, column-oriented
+Native inserts with an insert_deduplication_token, reads that deduplicate with `FINAL` or
+aggregation, see schema.py) through one client library, clickhouse-connect: over HTTP to a
+server, in process to chDB. Results are decoded from the Native format by the same code, so a
+row has the same Python types on both stores (float for Float64, datetime for DateTime64,
+dict for Map, list for Array, None for NULL).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 Row = Mapping[str, Any]
+Columns = Mapping[str, Sequence[Any]]
 
 
 class StoreError(RuntimeError):
-    """The store refused a statement (bad SQL, unknown table, server down): message says why."""
+    """The store refused a statement or cannot be used: the message says why."""
 
 
 class StoreUnavailable(StoreError):
     """The store cannot be reached now; the same statement may succeed later."""
+
+
+class StoreAuthenticationFailed(StoreError):
+    """The server answered and refused the user or password: retrying will not help."""
+
+
+class DatabaseMissing(StoreError):
+    """The server answered and has no such database (and kiseki may not create it)."""
+
+
+class BadStatement(StoreError):
+    """The store ran the statement and refused it (syntax, unknown table or column, types)."""
 
 
 class Store(Protocol):
@@ -29,20 +44,19 @@ class Store(Protocol):
 
     def insert_rows(self, table: str, rows: Sequence[Row], dedup_token: str = "") -> None: ...
 
+    def insert_columns(self, table: str, columns: Columns, dedup_token: str = "") -> None:
+        """Insert equal-length columns by name: the fast path, no dict per row."""
+        ...
+
     def close(self) -> None: ...
 
 
-def json_each_row(rows: Sequence[Row]) -> bytes:
-    return "\n".join(json.dumps(row, ensure_ascii=False, default=str) for row in rows).encode()
+def columns_of(rows: Sequence[Row]) -> dict[str, list[Any]]:
+    """Rows as columns, named by the first row's keys (the rows of one insert share them)."""
+    return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
 
 
-def insert_statement(table: str, dedup_token: str) -> str:
+def check_table_name(table: str) -> str:
     if not table.replace("_", "").isalnum():
-        raise StoreError(f"invalid table name {table!r}")
-    settings = ""
-    if dedup_token:
-        # A retried insert of the same block with the same token is dropped by the table
-        # (non_replicated_deduplication_window); FINAL reads cover everything else.
-        escaped = dedup_token.replace("\\", "\\\\").replace("'", "\\'")
-        settings = f" SETTINGS insert_deduplication_token='{escaped}'"
-    return f"INSERT INTO {table}{settings} FORMAT JSONEachRow"
+        raise BadStatement(f"invalid table name {table!r}")
+    return table

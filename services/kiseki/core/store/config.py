@@ -20,9 +20,17 @@ class StoreConfig:
     password: str = setting(
         "KISEKI_CLICKHOUSE_PASSWORD", "", doc="ClickHouse server password, from a Secret"
     )
+    create_database: bool = setting(
+        "KISEKI_STORE_CREATE_DATABASE",
+        True,
+        doc="create the URL's database on a server when it is missing (needs the CREATE"
+        " DATABASE privilege). On for local use, where a fresh server has only `default`; a"
+        " cluster's user usually may not, so the chart turns it off and a missing database is"
+        " reported as missing",
+    )
 
     def open(self) -> Store:
-        return open_store(self.url, self.password)
+        return open_store(self.url, self.password, self.create_database)
 
     def __repr__(self) -> str:
-        return f"StoreConfig(url={self.url!r})"
+        return f"StoreConfig(url={self.url!r}, create_database={self.create_database})"

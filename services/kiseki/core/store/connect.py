@@ -7,18 +7,19 @@ from urllib.parse import urlsplit
 from kiseki.core.store.base import Store, StoreError
 
 
-def open_store(url: str, password: str = "") -> Store:
-    """`chdb:PATH` (or `chdb::memory:`) embeds chDB; `http(s)://user@host:port/db` uses a server;
-    `grpc://host:port` asks the Query service of a running stack (read-only)."""
+def open_store(url: str, password: str = "", create_database: bool = True) -> Store:
+    """`chdb:PATH` (or `chdb::memory:`) embeds chDB; `http(s)://user@host:port/db` uses a server
+    (creating `db` when missing unless `create_database` is false); `grpc://host:port` asks
+    the Query service of a running stack (read-only)."""
     scheme = urlsplit(url).scheme
     if scheme == "chdb":
-        from kiseki.core.store.embedded import EmbeddedStore
+        from kiseki.core.store.embedded import open_embedded
 
-        return EmbeddedStore(url.removeprefix("chdb:").removeprefix("//"))
+        return open_embedded(url.removeprefix("chdb:").removeprefix("//"))
     if scheme in ("http", "https"):
-        from kiseki.core.store.server import ServerStore
+        from kiseki.core.store.server import open_server
 
-        return ServerStore(url, password)
+        return open_server(url, password, create_database)
     if scheme == "grpc":
         from kiseki.core.store.query_api import RemoteStore
 

@@ -3,27 +3,25 @@
 Tables are ReplacingMergeTree on the identity of what they hold, so at-least-once delivery
 has an exactly-once effect: every read view uses FINAL (or argMax), never raw row counts.
 Each statement is idempotent (IF NOT EXISTS / OR REPLACE) and runs unchanged on chDB and
-on a ClickHouse server.
+on a ClickHouse server; the tables here are the current version's (see migrations.py).
 """
 
 from __future__ import annotations
 
 from kiseki.core.store.base import Store
+from kiseki.core.store.migrations import (
+    PROVENANCE_COLUMNS,
+    TEXT_CODEC,
+    check_not_newer,
+    store_version,
+    upgrade,
+)
 from kiseki.evaluation.category_maps import category_rows
 
 # Lets the table drop a retried insert block carrying the same insert_deduplication_token.
 _DEDUP = "SETTINGS non_replicated_deduplication_window = 10000"
 
-# What produced a job's scores (JobSummary): the settings' and prompt's digests, kiseki's
-# version, the serving backend and dtype.
-_PROVENANCE_COLUMNS = (
-    "settings_digest String",
-    "prompt_digest String",
-    "kiseki_version LowCardinality(String)",
-    "serving_backend LowCardinality(String)",
-    "dtype LowCardinality(String)",
-)
-_PROVENANCE = ", ".join(_PROVENANCE_COLUMNS)
+_PROVENANCE = ", ".join(PROVENANCE_COLUMNS)
 
 TABLES = (
     f"""CREATE TABLE IF NOT EXISTS runs (
@@ -47,7 +45,8 @@ TABLES = (
     f"""CREATE TABLE IF NOT EXISTS sample_results (
         run_id String, checkpoint_id String, step Int64, dataset LowCardinality(String),
         sample_index Int64, scoring_mode LowCardinality(String), job_id String,
-        prompt String, raw_output String, prediction String, gold String,
+        prompt String {TEXT_CODEC}, raw_output String {TEXT_CODEC},
+        prediction String {TEXT_CODEC}, gold String {TEXT_CODEC},
         metrics Map(String, Float64), format_followed UInt8, latency_ms Float64,
         choice_logprobs Array(Float64), inserted_at DateTime64(3) DEFAULT now64(3)
     ) ENGINE = ReplacingMergeTree(inserted_at)
@@ -73,11 +72,6 @@ TABLES = (
         run_id String, dataset String, metric String, num_few_shots Int32,
         majority_label String, score Float64, updated_at DateTime64(3) DEFAULT now64(3)
     ) ENGINE = ReplacingMergeTree(updated_at) ORDER BY (run_id, dataset) {_DEDUP}""",
-)
-
-# A store created before a column existed gains it in place (idempotent; rows kept).
-UPGRADES = tuple(
-    f"ALTER TABLE job_summaries ADD COLUMN IF NOT EXISTS {column}" for column in _PROVENANCE_COLUMNS
 )
 
 VIEWS = (
@@ -210,18 +204,23 @@ ANALYTICS_VIEWS = (
 
 
 def apply_schema(store: Store) -> None:
-    """Create every table and view and write the default category map; safe to run at every
-    service start."""
-    for statement in (*TABLES, *UPGRADES, *VIEWS, *ANALYTICS_VIEWS):
+    """Bring the store to this code's schema version (refusing a newer one), create every
+    table and view and write the default category map; safe to run at every service start."""
+    version = store_version(store)
+    check_not_newer(version)
+    for statement in TABLES:  # tables a store lacks are created at the current version
         store.command(statement)
-    store.command(_default_categories())
+    upgrade(store, version)
+    for statement in (*VIEWS, *ANALYTICS_VIEWS):
+        store.command(statement)
+    store.command(default_categories())
 
 
 def _literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _default_categories() -> str:
+def default_categories() -> str:
     """An INSERT of the evaluation core's map, dated 1970 so a user's own rows win. A
     statement, not an insert of rows, so the schema is DDL-like (`command`) from end to end."""
     values = ", ".join(

@@ -2,66 +2,71 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import clickhouse_connect
-from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
+from clickhouse_connect.driver.binding import quote_identifier
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from kiseki.core.metrics import STORE_INSERTED_ROWS, STORE_QUERY_SECONDS
-from kiseki.core.store.base import Row, StoreError, StoreUnavailable, json_each_row
+from kiseki.core.store.base import (
+    DatabaseMissing,
+    StoreAuthenticationFailed,
+    StoreError,
+    StoreUnavailable,
+)
+from kiseki.core.store.client import ClientStore, translate
 
 
-def _translate(error: ClickHouseError) -> StoreError:
-    if isinstance(error, OperationalError):  # connection refused, timeouts, server gone
-        return StoreUnavailable(str(error).strip())
-    return StoreError(str(error).strip())
+def _client(parts: SplitResult, password: str, database: str | None) -> Client:
+    # No session: a session admits one query at a time, and the sink, the Query service and
+    # the CLI's threads share one store (6 threads x 10 queries failed most calls with one).
+    return clickhouse_connect.get_client(
+        host=parts.hostname or "localhost",
+        port=parts.port or (8443 if parts.scheme == "https" else 8123),
+        username=parts.username or "default",
+        password=password or parts.password or "",
+        database=database,
+        secure=parts.scheme == "https",
+        autogenerate_session_id=False,
+        query_limit=0,
+    )
 
 
-class ServerStore:
-    def __init__(self, url: str, password: str = "") -> None:
-        parts = urlsplit(url)
+def _connect(parts: SplitResult, password: str, database: str | None) -> Client:
+    try:
+        return _client(parts, password, database)
+    except (ClickHouseError, ValueError) as error:
+        raise translate(error) from None
+
+
+def open_server(url: str, password: str = "", create_database: bool = True) -> ClientStore:
+    """The store in the URL's database, which is created when missing and allowed."""
+    parts = urlsplit(url)
+    where, user = f"ClickHouse at {parts.hostname}:{parts.port}", parts.username or "default"
+    database = parts.path.strip("/") or "default"
+    try:
         try:
-            self._client = clickhouse_connect.get_client(
-                host=parts.hostname or "localhost",
-                port=parts.port or (8443 if parts.scheme == "https" else 8123),
-                username=parts.username or "default",
-                password=password or parts.password or "",
-                database=parts.path.strip("/") or "default",
-                secure=parts.scheme == "https",
-            )
-        except (ClickHouseError, OSError) as error:
-            raise StoreError(
-                f"cannot reach ClickHouse at {parts.hostname}:{parts.port}: {error}"
-            ) from None
-
-    def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        with STORE_QUERY_SECONDS.labels(kind="command").time():
-            try:
-                self._client.command(sql, parameters=dict(params or {}))
-            except ClickHouseError as error:
-                raise _translate(error) from None
-
-    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        with STORE_QUERY_SECONDS.labels(kind="query").time():
-            try:
-                return list(self._client.query(sql, parameters=dict(params or {})).named_results())
-            except ClickHouseError as error:
-                raise _translate(error) from None
-
-    def insert_rows(self, table: str, rows: Sequence[Row], dedup_token: str = "") -> None:
-        if not rows:
-            return
-        settings = {"insert_deduplication_token": dedup_token} if dedup_token else {}
-        with STORE_QUERY_SECONDS.labels(kind="insert").time():
-            try:
-                self._client.raw_insert(
-                    table, insert_block=json_each_row(rows), settings=settings, fmt="JSONEachRow"
-                )
-            except ClickHouseError as error:
-                raise _translate(error) from None
-        STORE_INSERTED_ROWS.labels(table=table).inc(len(rows))
-
-    def close(self) -> None:
-        self._client.close()
+            return ClientStore(_connect(parts, password, database))
+        except DatabaseMissing:
+            if not create_database:
+                raise DatabaseMissing(
+                    f"{where} has no database {database!r}, and KISEKI_STORE_CREATE_DATABASE is"
+                    f" off: create it (CREATE DATABASE {database}) or let kiseki create it"
+                ) from None
+        bootstrap = _connect(parts, password, None)
+        try:
+            bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database)}")
+        except ClickHouseError as error:
+            raise translate(error) from None
+        finally:
+            bootstrap.close()
+        return ClientStore(_connect(parts, password, database))
+    except StoreUnavailable as error:
+        raise StoreUnavailable(f"cannot reach {where}: {error}") from None
+    except StoreAuthenticationFailed as error:
+        raise StoreAuthenticationFailed(f"{where} refused user {user!r}: {error}") from None
+    except DatabaseMissing:
+        raise
+    except StoreError as error:
+        raise type(error)(f"{where}: {error}") from None

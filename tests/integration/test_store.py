@@ -1,10 +1,11 @@
-"""The store's schema, idempotent inserts and window-function views on a real chDB."""
+"""The store's schema, idempotent inserts and window-function views, on chDB and a server."""
 
 from __future__ import annotations
 
 import pytest
 
 from kiseki.core.store import Store, StoreError, apply_schema, open_store
+from kiseki.core.store.base import BadStatement
 
 
 def _sample(step: int, index: int, exact: float, checkpoint: str = "") -> dict[str, object]:
@@ -27,28 +28,28 @@ def _sample(step: int, index: int, exact: float, checkpoint: str = "") -> dict[s
     }
 
 
-def test_schema_applies_twice(chdb_store: Store) -> None:
-    apply_schema(chdb_store)
-    tables = {row["name"] for row in chdb_store.query("SHOW TABLES")}
+def test_schema_applies_twice(store: Store) -> None:
+    apply_schema(store)
+    tables = {row["name"] for row in store.query("SHOW TABLES")}
     assert {"runs", "checkpoints", "checkpoint_status", "deployments", "sample_results"} <= tables
     assert {"dataset_scores", "dataset_scores_moving_avg", "checkpoint_latest_status"} <= tables
 
 
-def test_rows_inserted_twice_are_counted_once(chdb_store: Store) -> None:
+def test_rows_inserted_twice_are_counted_once(store: Store) -> None:
     rows = [_sample(10, i, float(i % 2)) for i in range(4)]
-    chdb_store.insert_rows("sample_results", rows, dedup_token="job-10")
-    chdb_store.insert_rows("sample_results", rows, dedup_token="job-10")  # a retried batch
-    chdb_store.insert_rows("sample_results", rows[:2])  # a replay in another batch, no token
-    [score] = chdb_store.query("SELECT score, samples FROM dataset_scores")
+    store.insert_rows("sample_results", rows, dedup_token="job-10")
+    store.insert_rows("sample_results", rows, dedup_token="job-10")  # a retried batch
+    store.insert_rows("sample_results", rows[:2])  # a replay in another batch, no token
+    [score] = store.query("SELECT score, samples FROM dataset_scores")
     assert score == {"score": 0.5, "samples": 4}
-    [final] = chdb_store.query("SELECT count() AS n FROM sample_results FINAL")
+    [final] = store.query("SELECT count() AS n FROM sample_results FINAL")
     assert final["n"] == 4
 
 
-def test_moving_average_window_over_steps(chdb_store: Store) -> None:
+def test_moving_average_window_over_steps(store: Store) -> None:
     for step, exact in [(0, 0.0), (1, 1.0), (2, 1.0), (3, 0.0)]:
-        chdb_store.insert_rows("sample_results", [_sample(step, 0, exact)])
-    rows = chdb_store.query(
+        store.insert_rows("sample_results", [_sample(step, 0, exact)])
+    rows = store.query(
         "SELECT step, score_ma20 FROM dataset_scores_moving_avg "
         "WHERE run_id = {run:String} AND metric = 'exact_match' ORDER BY step",
         {"run": "run"},
@@ -61,7 +62,7 @@ def test_moving_average_window_over_steps(chdb_store: Store) -> None:
     ]
 
 
-def test_latest_status_is_the_newest_change(chdb_store: Store) -> None:
+def test_latest_status_is_the_newest_change(store: Store) -> None:
     changes = [("DISCOVERED", 1), ("DEPLOYING", 2), ("FAILED", 3)]
     rows = [
         {
@@ -75,19 +76,19 @@ def test_latest_status_is_the_newest_change(chdb_store: Store) -> None:
         }
         for state, second in changes
     ]
-    chdb_store.insert_rows("checkpoint_status", rows[::-1])
-    chdb_store.insert_rows("checkpoint_status", rows)  # redelivered events
-    [latest] = chdb_store.query("SELECT state, reason FROM checkpoint_latest_status")
+    store.insert_rows("checkpoint_status", rows[::-1])
+    store.insert_rows("checkpoint_status", rows)  # redelivered events
+    [latest] = store.query("SELECT state, reason FROM checkpoint_latest_status")
     assert latest == {"state": "FAILED", "reason": "corrupt header"}
 
 
-def test_bad_sql_and_bad_rows_give_clear_errors(chdb_store: Store) -> None:
-    with pytest.raises(StoreError, match="SYNTAX_ERROR"):
-        chdb_store.query("SELEC 1")
-    with pytest.raises(StoreError, match="UNKNOWN_TABLE"):
-        chdb_store.query("SELECT * FROM no_such_table")
-    with pytest.raises(StoreError, match="invalid table name"):
-        chdb_store.insert_rows("x; DROP TABLE runs", [{"a": 1}])
+def test_bad_sql_and_bad_rows_give_clear_errors(store: Store) -> None:
+    with pytest.raises(BadStatement, match="SYNTAX_ERROR"):
+        store.query("SELEC 1")
+    with pytest.raises(BadStatement, match="UNKNOWN_TABLE"):
+        store.query("SELECT * FROM no_such_table")
+    with pytest.raises(BadStatement, match="invalid table name"):
+        store.insert_rows("x; DROP TABLE runs", [{"a": 1}])
 
 
 def test_unsupported_store_url_is_rejected() -> None:
@@ -95,8 +96,8 @@ def test_unsupported_store_url_is_rejected() -> None:
         open_store("postgres://db")
 
 
-def test_array_parameters_reach_chdb_as_literals(chdb_store: Store) -> None:
-    rows = chdb_store.query(
+def test_array_parameters_bind_on_both_clients(store: Store) -> None:
+    rows = store.query(
         "SELECT {ids:Array(String)} AS ids, has({ids:Array(String)}, 'a''b') AS quoted",
         {"ids": ["a'b", "c\\d", "e"]},
     )

@@ -1,0 +1,101 @@
+"""A real ClickHouse 26.9 server (HTTP and native TCP) from the chdb-core wheel.
+
+chDB's embedded engine cannot listen (`SYSTEM START LISTEN` needs the servers callback that
+only its one-shot entry point sets): a process of its own chdirs into a run directory that
+holds config.xml, and makes one call of `chdb._chdb.query` that starts the listeners and then
+sleeps, serving other connections meanwhile. It is clickhouse-local serving (any file is
+readable through `file()`), so it binds 127.0.0.1 only: tests, benches and local runs.
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from kiseki.local.process import ManagedProcess, free_port
+
+# One call of the entry point per process; TabSeparated becomes the HTTP default format
+# (clickhouse-connect cannot read the server version from CSV). The last statement only
+# sleeps, a row a second for ~30 years, and holds the call open.
+_SERVE = (
+    "import os, sys; os.chdir(sys.argv[1]); from chdb import _chdb;"
+    " _chdb.query(sys.argv[2], 'TabSeparated', path=sys.argv[3])"
+)
+_LISTEN = (
+    "SYSTEM START LISTEN HTTP; SYSTEM START LISTEN TCP;"
+    " SELECT sleepEachRow(1) FROM numbers(1000000000) SETTINGS max_block_size = 1,"
+    " function_sleep_max_microseconds_per_block = 0, max_execution_time = 0 FORMAT Null"
+)
+
+
+@dataclass
+class LocalClickHouse:
+    http_port: int
+    tcp_port: int
+    data_dir: Path
+    process: ManagedProcess
+
+    def url(self, database: str = "default", user: str = "default") -> str:
+        return f"http://{user}@127.0.0.1:{self.http_port}/{database}"
+
+    def stop(self) -> int:
+        return self.process.stop(grace_s=10.0)
+
+
+def _config(http_port: int, tcp_port: int) -> str:
+    return (
+        "<clickhouse><listen_host>127.0.0.1</listen_host>"
+        f"<http_port>{http_port}</http_port><tcp_port>{tcp_port}</tcp_port>"
+        "<users_config>users.xml</users_config></clickhouse>\n"
+    )
+
+
+def _user(name: str, password: str, admin: bool) -> str:
+    grants = "<access_management>1</access_management>" if admin else ""
+    return (
+        f"<{name}><password>{escape(password)}</password><networks><ip>127.0.0.1</ip></networks>"
+        f"<profile>default</profile><quota>default</quota>{grants}</{name}>"
+    )
+
+
+def _users(users: dict[str, str]) -> str:
+    """`default` stays passwordless: the serving session itself logs in as it."""
+    entries = _user("default", "", admin=True) + "".join(
+        _user(name, password, admin=False) for name, password in users.items()
+    )
+    return (
+        "<clickhouse><profiles><default/></profiles><quotas><default/></quotas>"
+        f"<users>{entries}</users></clickhouse>\n"
+    )
+
+
+def _pings(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=1.0) as reply:
+            return bytes(reply.read()).strip() == b"Ok."
+    except OSError:
+        return False
+
+
+def start_clickhouse(
+    workdir: Path,
+    logs: Path | None = None,
+    users: dict[str, str] | None = None,
+    timeout_s: float = 60.0,
+) -> LocalClickHouse:
+    """A server with its data under `workdir` (kept across restarts on the same workdir), its
+    log under `logs` (default `workdir`), and password users `users` (name -> password) besides
+    the passwordless `default`."""
+    http_port, tcp_port = free_port(), free_port()
+    run_dir, data_dir = workdir / f"clickhouse-{http_port}", workdir / "clickhouse-data"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.xml").write_text(_config(http_port, tcp_port))
+    (run_dir / "users.xml").write_text(_users(users or {}))
+    argv = [sys.executable, "-c", _SERVE, str(run_dir), _LISTEN, str(data_dir)]
+    process = ManagedProcess("clickhouse", argv, (logs or workdir) / f"clickhouse-{http_port}.log")
+    process.wait_ready(lambda: _pings(http_port), timeout_s)
+    return LocalClickHouse(http_port, tcp_port, data_dir, process)

@@ -1,0 +1,92 @@
+"""The fast insert path, on chDB and a server: column-oriented inserts from SampleResult
+messages hold the same values as rows, and a batch inserted again with its token lands once."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from kiseki.core.kafka import Delivery
+from kiseki.core.store import Store
+from kiseki.core.store.base import Columns
+from kiseki.core.store.columns import sample_columns
+from kiseki.core.store.rows import sample_row
+from kiseki.sink.writer import StoreWriter
+from kiseki.v1 import events_pb2 as ev
+
+READ_BACK = (
+    "SELECT * EXCEPT (run_id, inserted_at) FROM sample_results WHERE run_id = {run:String}"
+    " ORDER BY sample_index"
+)
+
+
+def _samples(run: str, count: int) -> list[ev.SampleResult]:
+    return [
+        ev.SampleResult(
+            run_id=run,
+            checkpoint_id="ck",
+            step=10,
+            dataset="jnli",
+            sample_index=index,
+            scoring_mode=ev.SCORING_MODE_LOGLIKELIHOOD,
+            job_id="job",
+            prompt="前提と仮説の関係を答えよ\n'quoted'\\",
+            raw_output="entailment\n\n",
+            prediction="entailment",
+            gold="contradiction" if index % 2 else "entailment",
+            metrics={"exact_match": float(index % 2 == 0), "acc": 1.0},
+            format_followed=index % 3 == 0,
+            latency_ms=2.5 * index,
+            choice_logprobs=[-0.1 * index, -2.0] if index else [],
+        )
+        for index in range(count)
+    ]
+
+
+def _count(store: Store, run: str) -> int:
+    sql = "SELECT count() AS n FROM sample_results WHERE run_id = {run:String}"
+    return int(store.query(sql, {"run": run})[0]["n"])
+
+
+def test_columns_from_messages_hold_what_rows_held(store: Store) -> None:
+    store.insert_columns("sample_results", sample_columns(_samples("columns", 7)))
+    store.insert_rows("sample_results", [sample_row(s) for s in _samples("rows", 7)])
+    by_columns = store.query(READ_BACK, {"run": "columns"})
+    assert by_columns == store.query(READ_BACK, {"run": "rows"})
+    assert by_columns[2]["metrics"] == {"exact_match": 1.0, "acc": 1.0}
+    assert by_columns[0]["choice_logprobs"] == []
+
+
+def test_a_batch_inserted_again_with_its_token_lands_once(store: Store) -> None:
+    """Counted without FINAL: the table itself dropped the second block."""
+    columns = sample_columns(_samples("run", 50))
+    store.insert_columns("sample_results", columns, dedup_token="samples-abc")
+    store.insert_columns("sample_results", columns, dedup_token="samples-abc")
+    assert _count(store, "run") == 50
+    store.insert_columns("sample_results", columns, dedup_token="samples-other")
+    assert _count(store, "run") == 100
+
+
+class Recording:
+    """The real store, noting the size of each column-oriented insert."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.sizes = store, list[int]()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def insert_columns(self, table: str, columns: Columns, dedup_token: str = "") -> None:
+        self.sizes.append(len(next(iter(columns.values()))))
+        self.store.insert_columns(table, columns, dedup_token)
+
+
+async def test_the_writer_splits_a_fetch_and_a_redelivery_lands_once(store: Store) -> None:
+    results = ev.JobResults(summary=ev.JobSummary(job_id="job", run_id="run", checkpoint_id="ck"))
+    results.samples.extend(_samples("run", 5))
+    batch = [Delivery(results, "ck", {}, "results", 0, 0)]
+    recording = Recording(store)
+    writer = StoreWriter(cast(Store, recording), max_insert_rows=2)
+    await writer.write_results(batch)
+    await writer.write_results(batch)  # redelivered: every chunk carries the same token again
+    assert recording.sizes == [2, 2, 1, 2, 2, 1]
+    assert _count(store, "run") == 5

@@ -1,0 +1,135 @@
+"""Sink insert benchmark: the sink's rows/s into chDB and into a real ClickHouse server.
+
+The sink's own path from the bytes the results topic holds: JobResults messages of 1,000
+SampleResults each are decoded, turned into columns and inserted by StoreWriter.write_results
+in fetches of 100 jobs. Beside it, on the same store in the same run, a raw
+`INSERT ... SELECT` of as many generated rows of the same shape (the engine alone, no
+client). N = KISEKI_BENCH_SINK_ROWS (default 500,000). The server is kiseki.local's
+ClickHouse 26.9 on this machine. Prints one JSON object: rows/s, the sink/raw ratio per store,
+the sink against the target (>= 200k rows/s to the server), and the bytes on disk a sample
+row takes as the sink wrote them (the parts unmerged; the bench's prompts repeat much more
+than real ones, so compress better).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO / "services")]
+
+from kiseki.core.kafka import Delivery  # noqa: E402
+from kiseki.core.store import Store, apply_schema, open_store  # noqa: E402
+from kiseki.local.clickhouse import start_clickhouse  # noqa: E402
+from kiseki.sink.writer import StoreWriter  # noqa: E402
+from kiseki.v1 import events_pb2 as ev  # noqa: E402
+
+ROWS = int(os.environ.get("KISEKI_BENCH_SINK_ROWS", "500000"))
+SAMPLES, JOBS_PER_FETCH, TARGET_ROWS_PER_S = 1000, 100, 200_000
+# A short few-shot NLI prompt (~240 characters); the output, gold and metrics of a generation.
+PROMPT = "前提と仮説の関係をentailment、contradiction、neutralの中から回答してください。\n\n" * 3
+RAW = """
+INSERT INTO sample_results (run_id, checkpoint_id, step, dataset, sample_index, scoring_mode,
+    job_id, prompt, raw_output, prediction, gold, metrics, format_followed, latency_ms,
+    choice_logprobs)
+SELECT 'raw', concat('ck-', toString(number DIV 1000)), toInt64(number DIV 1000), 'jnli',
+       toInt64(number % 1000), 'generate', concat('job-', toString(number DIV 1000)),
+       concat({prompt:String}, toString(number)), 'entailment\n\n', 'entailment', 'neutral',
+       map('exact_match', toFloat64(number % 2)), toUInt8(1), 12.5, [-0.1, -2.0]
+FROM numbers({rows:UInt64})
+"""
+
+
+def messages() -> list[bytes]:
+    """The results topic's records: one job's samples each, serialized."""
+    records = []
+    for job in range(-(-ROWS // SAMPLES)):
+        results = ev.JobResults(
+            summary=ev.JobSummary(job_id=f"job-{job}", run_id="sink", checkpoint_id=f"ck-{job}")
+        )
+        for index in range(min(SAMPLES, ROWS - job * SAMPLES)):
+            results.samples.add(
+                run_id="sink", checkpoint_id=f"ck-{job}", step=job, dataset="jnli",
+                sample_index=index, scoring_mode=ev.SCORING_MODE_GENERATE, job_id=f"job-{job}",
+                prompt=f"{PROMPT}{index}", raw_output="entailment\n\n", prediction="entailment",
+                gold="neutral", metrics={"exact_match": float(index % 2)},
+                format_followed=True, latency_ms=12.5, choice_logprobs=[-0.1, -2.0],
+            )  # fmt: skip
+        records.append(results.SerializeToString())
+    return records
+
+
+async def sink_path(store: Store, records: list[bytes]) -> float:
+    writer = StoreWriter(store)
+    started = time.perf_counter()
+    for first in range(0, len(records), JOBS_PER_FETCH):
+        fetch = [
+            Delivery(ev.JobResults.FromString(data), "ck", {}, "results", 0, first + offset)
+            for offset, data in enumerate(records[first : first + JOBS_PER_FETCH])
+        ]
+        await writer.write_results(fetch)
+    return time.perf_counter() - started
+
+
+def raw_insert(store: Store) -> float:
+    started = time.perf_counter()
+    store.command(RAW, {"prompt": PROMPT, "rows": ROWS})
+    return time.perf_counter() - started
+
+
+def bytes_on_disk(store: Store) -> int:
+    [row] = store.query(
+        "SELECT sum(bytes_on_disk) AS n FROM system.parts WHERE active"
+        " AND database = currentDatabase() AND table = 'sample_results'"
+    )
+    return int(row["n"])
+
+
+def measure(url: str, records: list[bytes]) -> dict[str, float]:
+    store = open_store(url)
+    try:
+        apply_schema(store)
+        sink_s = asyncio.run(sink_path(store, records))
+        disk = bytes_on_disk(store)
+        raw_s = raw_insert(store)
+        [landed] = store.query("SELECT count() AS n FROM sample_results WHERE run_id = 'sink'")
+        assert landed["n"] == ROWS, landed
+    finally:
+        store.close()
+    return {"sink": ROWS / sink_s, "raw": ROWS / raw_s, "bytes_per_row": disk / ROWS}
+
+
+def main() -> None:
+    records = messages()
+    with tempfile.TemporaryDirectory(dir=os.environ.get("KISEKI_BENCH_DIR")) as tmp:
+        server = start_clickhouse(Path(tmp) / "server")
+        try:
+            rates = {
+                "chdb": measure(f"chdb:{Path(tmp) / 'chdb'}", records),
+                "server": measure(server.url("bench"), records),
+            }
+        finally:
+            server.stop()
+    report: dict[str, object] = {
+        "benchmark": "sink_insert",
+        "rows": ROWS,
+        "prompt_chars": len(PROMPT),
+    }
+    for name, rate in rates.items():
+        report[f"{name}_sink_rows_per_s"] = round(rate["sink"])
+        report[f"{name}_raw_insert_select_rows_per_s"] = round(rate["raw"])
+        report[f"{name}_ratio_sink_vs_raw"] = round(rate["sink"] / rate["raw"], 3)
+        report[f"{name}_bytes_on_disk_per_sample_row"] = round(rate["bytes_per_row"], 1)
+    report["target_server_sink_rows_per_s"] = TARGET_ROWS_PER_S
+    report["ratio_server_sink_vs_target"] = round(rates["server"]["sink"] / TARGET_ROWS_PER_S, 2)
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
