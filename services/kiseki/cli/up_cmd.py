@@ -34,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--runners", type=int, default=1)
     parser.add_argument(
+        "--store",
+        default="",
+        help="http(s)://user@host:port/db: a ClickHouse server (password from"
+        " KISEKI_CLICKHOUSE_PASSWORD) instead of chDB in the workdir",
+    )
+    parser.add_argument(
         "--workdir",
         type=Path,
         default=DEFAULT_WORKDIR,
@@ -80,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         policy=_policy(args.policy, args.datasets),
         datasets_dir=args.datasets.resolve(),
         runners=args.runners,
+        store_url=args.store,
     )
     stack = LocalStack(settings)
     stack.start()

@@ -26,7 +26,12 @@ from kiseki.local.process import free_port, service_ready
 from kiseki.orchestrator.policy import parse_policies
 from kiseki.report.baselines import baseline_rows, store_baselines
 from kiseki.stack.supervisor import ServiceSpec, Supervisor
-from kiseki.stack.workdir import CONTROL_ADDRESS_FILE, QUERY_ADDRESS_FILE, stack_store_url
+from kiseki.stack.workdir import (
+    CONTROL_ADDRESS_FILE,
+    QUERY_ADDRESS_FILE,
+    STORE_URL_FILE,
+    stack_store_url,
+)
 
 SERVICES_DIR = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
@@ -54,6 +59,8 @@ class StackSettings:
     bootstrap: str = ""
     # Settings passed to every service on top of the stack's own (tuning, credentials).
     environment: dict[str, str] = field(default_factory=dict)
+    # A ClickHouse server (http(s)://user@host:port/db); else KISEKI_STORE_URL or chDB here.
+    store_url: str = ""
 
 
 class LocalStack:
@@ -65,7 +72,7 @@ class LocalStack:
 
     @property
     def store_url(self) -> str:
-        return stack_store_url(self.settings.workdir)
+        return self.settings.store_url or stack_store_url(self.settings.workdir)
 
     @property
     def control_address(self) -> str:
@@ -152,6 +159,11 @@ class LocalStack:
         ]
         self.supervisor = Supervisor(specs, self.settings.workdir / "logs")
         self.query_address_file.write_text(self.query_address + "\n")
+        store_file = self.settings.workdir / STORE_URL_FILE
+        if self.store_url.startswith(("http://", "https://")):
+            store_file.write_text(self.store_url + "\n")
+        else:
+            store_file.unlink(missing_ok=True)
         (self.settings.workdir / CONTROL_ADDRESS_FILE).write_text(self.control_address + "\n")
 
     def not_ready(self) -> list[str]:

@@ -9,6 +9,8 @@ from pathlib import Path
 DEFAULT_WORKDIR = Path(".artifacts/up")
 QUERY_ADDRESS_FILE = "query.address"
 CONTROL_ADDRESS_FILE = "control.address"
+# Written when the stack's store is a ClickHouse server: the commands then read it directly.
+STORE_URL_FILE = "store.url"
 
 
 def embedded_store_url(workdir: Path) -> str:
@@ -21,10 +23,13 @@ def stack_store_url(workdir: Path) -> str:
 
 
 def reader_store_url(workdir: Path = DEFAULT_WORKDIR) -> str:
-    """The store a command reads: KISEKI_STORE_URL; else the Query service of a running stack
-    (the chDB store belongs to its sink then); else the chDB store a stack left in workdir."""
+    """The store a command reads: KISEKI_STORE_URL; else the server a stack writes to; else
+    the Query service of a running stack (the chDB store belongs to its sink then); else the
+    chDB store a stack left in workdir."""
     if os.environ.get("KISEKI_STORE_URL"):
         return os.environ["KISEKI_STORE_URL"]
+    if (workdir / STORE_URL_FILE).is_file():
+        return (workdir / STORE_URL_FILE).read_text().strip()
     address_file = workdir / QUERY_ADDRESS_FILE
     if address_file.is_file():
         return "grpc://" + address_file.read_text().strip()
