@@ -19,28 +19,10 @@ from kiseki.sink.config import SinkConfig
 from kiseki.sink.loop import run_sink
 from kiseki.v1 import events_pb2 as ev
 from support.kafka import consume_all
-from support.messages import DISCOVERED, STATUS
+from support.messages import DISCOVERED, STATUS, job_results
 from support.polling import poll_until_async
 
 SINK = SinkConfig(poll_timeout_ms=200)
-
-
-def job_results(job: str, samples: int) -> ev.JobResults:
-    results = ev.JobResults(
-        summary=ev.JobSummary(job_id=job, checkpoint_id="ck", run_id="run", dataset="jnli")
-    )
-    for index in range(samples):
-        results.samples.add(
-            job_id=job,
-            checkpoint_id="ck",
-            run_id="run",
-            step=10,
-            dataset=job,
-            sample_index=index,
-            scoring_mode=ev.SCORING_MODE_GENERATE,
-            metrics={"exact_match": float(index % 2)},
-        )
-    return results
 
 
 class FlakyStore:

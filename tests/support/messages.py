@@ -109,3 +109,21 @@ def discovered(run: str, step: int, path: Path) -> ev.CheckpointDiscovered:
         uri=str(path),
         format=ev.CHECKPOINT_FORMAT_HF_TRAINER,
     )
+
+
+def job_results(job: str, samples: int) -> ev.JobResults:
+    results = ev.JobResults(
+        summary=ev.JobSummary(job_id=job, checkpoint_id="ck", run_id="run", dataset="jnli")
+    )
+    for index in range(samples):
+        results.samples.add(
+            job_id=job,
+            checkpoint_id="ck",
+            run_id="run",
+            step=10,
+            dataset=job,
+            sample_index=index,
+            scoring_mode=ev.SCORING_MODE_GENERATE,
+            metrics={"exact_match": float(index % 2)},
+        )
+    return results

@@ -85,11 +85,13 @@ def start_clickhouse(
     logs: Path | None = None,
     users: dict[str, str] | None = None,
     timeout_s: float = 60.0,
+    http_port: int | None = None,
 ) -> LocalClickHouse:
     """A server with its data under `workdir` (kept across restarts on the same workdir), its
     log under `logs` (default `workdir`), and password users `users` (name -> password) besides
-    the passwordless `default`."""
-    http_port, tcp_port = free_port(), free_port()
+    the passwordless `default`; `http_port` brings a restarted server back where its clients
+    look (default: a free port)."""
+    http_port, tcp_port = http_port or free_port(), free_port()
     run_dir, data_dir = workdir / f"clickhouse-{http_port}", workdir / "clickhouse-data"
     run_dir.mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
