@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dlq": ("kiseki.cli.dlq_cmd", "list or replay the dead-letter topic"),
     "evaluate": ("kiseki.cli.evaluate_cmd", "evaluate checkpoints of a run (again)"),
     "policy": ("kiseki.cli.policy_cmd", "check a policy and print what it resolves to"),
+    "following": (
+        "kiseki.cli.following_cmd",
+        "the instruction-following rate and the score against training tokens",
+    ),
     "regressions": (
         "kiseki.cli.regressions_cmd",
         "significant drops between checkpoints, with the samples that fell",

@@ -94,6 +94,32 @@ def interval_plot(rows: Rows, out: Path, title: str) -> Path:
     return _save(figure, out)
 
 
+def following_plot(rows: Rows, out: Path, title: str) -> Path:
+    """Per run, the following rate dotted and the score solid against training tokens (log
+    axis), the majority baseline dashed."""
+    if not rows:
+        raise ValueError("nothing to plot: no following rows")
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    colours = plt.get_cmap("tab10")
+    for index, run_id in enumerate(sorted({r["run_id"] for r in rows})):
+        points = [r for r in rows if r["run_id"] == run_id and r["tokens_seen"] > 0]
+        colour, tokens = colours(index % 10), [r["tokens_seen"] for r in points]
+        axes.plot(tokens, [r["rate"] for r in points], color=colour, ls=":", label=f"{run_id} rate")
+        scores = [r["score"] for r in points]
+        axes.plot(tokens, scores, color=colour, lw=2, label=f"{run_id} score")
+        if points and points[0]["baseline"] is not None:
+            axes.axhline(
+                points[0]["baseline"], color=colour, ls="--", lw=1, label=f"{run_id} baseline"
+            )
+    axes.set_xscale("log")
+    axes.set_xlabel("training tokens")
+    axes.set_ylabel("following rate / score")
+    axes.set_title(title)
+    axes.legend(fontsize=7)
+    axes.grid(alpha=0.3)
+    return _save(figure, out)
+
+
 def _save(figure: Any, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
