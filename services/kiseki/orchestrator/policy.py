@@ -28,9 +28,10 @@ from typing import Any
 from kiseki.core.scoring_modes import SCORING_MODES
 from kiseki.evaluation.settings import KEYS as SETTINGS_KEYS
 from kiseki.evaluation.settings import EvalSettings, SettingsError
+from kiseki.orchestrator.ordering import ORDERS, is_log_spaced, ordered
 from kiseki.v1 import events_pb2 as ev
 
-_POLICY_KEYS = {"suites", "scoring_modes", "select", "order", "shards", "datasets"}
+_POLICY_KEYS = {"suites", "scoring_modes", "select", "order", "live_first", "shards", "datasets"}
 
 
 class PolicyError(ValueError):
@@ -43,6 +44,9 @@ class RunPolicy:
     scoring_modes: tuple[int, ...] = (ev.SCORING_MODE_GENERATE,)
     select: str = "all"
     order: str = "oldest"
+    # The newest checkpoint of a run still training (discovered within LIVE_WINDOW_S) goes
+    # ahead of the run's backfill: the team watching it wants the latest score now.
+    live_first: bool = False
     shards: int = 1
     settings: EvalSettings = field(default_factory=EvalSettings)
     # Per dataset: the run's settings with that dataset's own keys applied.
@@ -59,13 +63,12 @@ class RunPolicy:
         if self.select == "all":
             return True
         if self.select == "log":
-            digits = str(step)
-            return step >= 0 and set(digits[1:]) <= {"0"}
+            return is_log_spaced(step)
         every = int(self.select.removeprefix("every:"))
         return step % every == 0
 
-    def ordered(self, steps: Iterable[int]) -> list[int]:
-        return sorted(steps, reverse=self.order == "newest")
+    def ordered(self, steps: Iterable[int], evaluated: Iterable[int] = ()) -> list[int]:
+        return ordered(self.order, steps, evaluated)
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,11 @@ def _run_policy(raw: Mapping[str, Any], where: str) -> RunPolicy:
     ):
         raise PolicyError(f"{where}: select must be 'all', 'log' or 'every:N', got {select!r}")
     order = str(raw.get("order", "oldest"))
-    if order not in ("oldest", "newest"):
-        raise PolicyError(f"{where}: order must be 'oldest' or 'newest', got {order!r}")
+    if order not in ORDERS:
+        raise PolicyError(f"{where}: order must be one of {list(ORDERS)}, got {order!r}")
+    live_first = raw.get("live_first", False)
+    if not isinstance(live_first, bool):
+        raise PolicyError(f"{where}.live_first: expected true or false, got {live_first!r}")
     shards = raw.get("shards", 1)
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
         raise PolicyError(f"{where}.shards: expected an integer ≥ 1, got {shards!r}")
@@ -131,6 +137,7 @@ def _run_policy(raw: Mapping[str, Any], where: str) -> RunPolicy:
         scoring_modes=tuple(SCORING_MODES[m] for m in modes),
         select=select,
         order=order,
+        live_first=live_first,
         shards=shards,
         settings=settings,
         dataset_settings=dataset_settings,

@@ -6,13 +6,24 @@ results topics after a restart gives back the view the orchestrator had when it 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
+from itertools import zip_longest
 
 from kiseki.orchestrator.policy import PolicyBook, RunPolicy
 from kiseki.v1 import events_pb2 as ev
 
 FINAL = {ev.CHECKPOINT_STATE_DONE, ev.CHECKPOINT_STATE_FAILED}
 ACTIVE = {ev.CHECKPOINT_STATE_DEPLOYING, ev.CHECKPOINT_STATE_READY, ev.CHECKPOINT_STATE_EVALUATING}
+# A run whose newest checkpoint was written this recently is still training: live_first
+# puts that checkpoint ahead of the run's backfill (6 h: longer than any interval between a
+# study's checkpoints, shorter than the time a finished run's backfill takes).
+LIVE_WINDOW_S = 6 * 3600.0
+
+
+def _recent(view: CheckpointView, now_s: float) -> bool:
+    written = view.checkpoint.discovered_at.ToNanoseconds() / 1e9
+    return written > 0 and now_s - written <= LIVE_WINDOW_S
 
 
 @dataclass
@@ -101,20 +112,33 @@ class Fleet:
     def active(self) -> list[CheckpointView]:
         return [v for v in self.views.values() if v.state in ACTIVE]
 
-    def candidates(self, policies: PolicyBook) -> list[CheckpointView]:
-        """Checkpoints the policies select or a request asks for and nobody has started, in
-        each run's order."""
-        waiting = []
-        for view in self.views.values():
-            policy = view.policy(policies)
-            startable = view.state == ev.CHECKPOINT_STATE_DISCOVERED
-            if startable and policy is not None and view.wanted_by(policy):
-                waiting.append((policy, view))
-        newest_first = [v for p, v in waiting if p.order == "newest"]
-        oldest_first = [v for p, v in waiting if p.order != "newest"]
-        newest_first.sort(key=lambda v: -v.checkpoint.step)
-        oldest_first.sort(key=lambda v: v.checkpoint.step)
-        return oldest_first + newest_first
+    def candidates(self, policies: PolicyBook, now_s: float | None = None) -> list[CheckpointView]:
+        """Checkpoints the policies select or a request asks for and nobody has started: the
+        live ones first (a run's newest, still training, where its policy says live_first),
+        then each run's in its order, the runs taking turns."""
+        now_s = time.time() if now_s is None else now_s
+        live, queues = [], []
+        for run_id, views in sorted(self.runs().items()):
+            policy = policies.for_run(run_id)
+            waiting = {v.checkpoint.step: v for v in views if self._startable(v, policies)}
+            if policy is None or not waiting:
+                continue
+            evaluated = [
+                v.checkpoint.step for v in views if v.state != ev.CHECKPOINT_STATE_DISCOVERED
+            ]
+            order = policy.ordered(waiting, evaluated)
+            newest = max(views, key=lambda v: v.checkpoint.step)
+            if policy.live_first and newest.checkpoint.step in waiting and _recent(newest, now_s):
+                order.remove(newest.checkpoint.step)
+                live.append(newest)
+            queues.append([waiting[step] for step in order])
+        return live + [view for turn in zip_longest(*queues) for view in turn if view is not None]
+
+    @staticmethod
+    def _startable(view: CheckpointView, policies: PolicyBook) -> bool:
+        policy = view.policy(policies)
+        startable = view.state == ev.CHECKPOINT_STATE_DISCOVERED
+        return startable and policy is not None and view.wanted_by(policy)
 
     def runs(self) -> dict[str, list[CheckpointView]]:
         by_run: dict[str, list[CheckpointView]] = {}
