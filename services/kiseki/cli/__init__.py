@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "kiseki.cli.following_cmd",
         "the instruction-following rate and the score against training tokens",
     ),
+    "compare": ("kiseki.cli.compare_cmd", "runs at equal training tokens; emergence order"),
+    "predict": ("kiseki.cli.compare_cmd", "a category's score predicted at a token count"),
     "regressions": (
         "kiseki.cli.regressions_cmd",
         "significant drops between checkpoints, with the samples that fell",
