@@ -19,6 +19,7 @@ from kiseki.core.store import Store, apply_schema, open_store
 from kiseki.local.brokers import LocalBroker, start_apache_kafka, start_tansu
 from kiseki.local.clickhouse import LocalClickHouse, start_clickhouse
 from kiseki.local.triton import LocalTriton, start_triton
+from support.clickhouse import CLICKHOUSE_USERS
 
 REPO = Path(__file__).resolve().parent.parent
 LOGS = REPO / ".artifacts" / "test-logs"
@@ -92,7 +93,6 @@ TINY_CORPUS = [f"問題: {a} + {b} = ?\n答え: {a + b}\n\n" for a in range(20) 
 
 
 # A password user besides the passwordless `default` (see kiseki.local.clickhouse).
-CLICKHOUSE_USERS = {"kiseki": "kiseki-test-pw"}
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import CLICKHOUSE_USERS
 
 from kiseki.core.store import Store, StoreUnavailable, open_store
 from kiseki.core.store.base import DatabaseMissing, StoreAuthenticationFailed
 from kiseki.local.clickhouse import LocalClickHouse
 from kiseki.local.process import free_port
+from support.clickhouse import CLICKHOUSE_USERS
 
 
 def _fresh_database() -> str:
