@@ -37,12 +37,7 @@ def trajectory_plot(rows: Rows, out: Path, title: str, window: int) -> Path:
     colours = plt.get_cmap("tab10")
     for index, run_id in enumerate(sorted({r["run_id"] for r in rows})):
         _draw(axes, [r for r in rows if r["run_id"] == run_id], colours(index % 10), run_id)
-    axes.set_xscale("log")
-    axes.set_xlabel("training tokens")
-    axes.set_ylabel(f"score (moving average of {window})")
-    axes.set_title(title)
-    axes.legend(fontsize=7)
-    axes.grid(alpha=0.3)
+    _label(axes, title, f"score (moving average of {window})")
     return _save(figure, out)
 
 
@@ -86,11 +81,7 @@ def interval_plot(rows: Rows, out: Path, title: str) -> Path:
         axes.plot(steps, [r["score"] for r in members], color=colour, label=f"{dataset} {mode}")
         low, high = [r["ci_low"] for r in members], [r["ci_high"] for r in members]
         axes.fill_between(steps, low, high, color=colour, alpha=0.2)
-    axes.set_xlabel("step")
-    axes.set_ylabel("score (95 % bootstrap interval)")
-    axes.set_title(title)
-    axes.legend(fontsize=7)
-    axes.grid(alpha=0.3)
+    _label(axes, title, "score (95 % bootstrap interval)", x="step")
     return _save(figure, out)
 
 
@@ -111,13 +102,19 @@ def following_plot(rows: Rows, out: Path, title: str) -> Path:
             axes.axhline(
                 points[0]["baseline"], color=colour, ls="--", lw=1, label=f"{run_id} baseline"
             )
-    axes.set_xscale("log")
-    axes.set_xlabel("training tokens")
-    axes.set_ylabel("following rate / score")
+    _label(axes, title, "following rate / score")
+    return _save(figure, out)
+
+
+def _label(axes: Axes, title: str, y: str, x: str = "training tokens") -> None:
+    """Axis names, title, legend and grid; training tokens go on a log axis."""
+    if x == "training tokens":
+        axes.set_xscale("log")
+    axes.set_xlabel(x)
+    axes.set_ylabel(y)
     axes.set_title(title)
     axes.legend(fontsize=7)
     axes.grid(alpha=0.3)
-    return _save(figure, out)
 
 
 def _save(figure: Any, out: Path) -> Path:
