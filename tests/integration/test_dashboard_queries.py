@@ -14,13 +14,38 @@ from support.analytics import RUN, fill
 DASHBOARD = Path(__file__).resolve().parents[2] / "charts" / "kiseki" / "files" / "dashboard.json"
 # What each panel reads from its query's rows (a new panel needs its line here).
 COLUMNS = {
-    "Score by step (moving average over 20 checkpoints)": ["step", "series", "score_ma20"],
-    "Score by step (raw)": ["step", "series", "score"],
-    "Checkpoint states": ["step", "checkpoint_id", "state", "reason", "last_changed_at"],
+    "A Categories and AVG against training tokens (moving average of 20), with majority"
+    " baselines": ["tokens_seen", "series", "score_ma"],
+    "B Categories and AVG against training tokens (moving average of 20), with majority"
+    " baselines": ["tokens_seen", "series", "baseline"],
+    "A Instruction-following rate by category (generated answers in the expected form)": [
+        "tokens_seen",
+        "series",
+        "rate",
+    ],
+    "A Datasets against training tokens (job summaries)": ["tokens_seen", "series", "score"],
+    "A Checkpoints by lifecycle state": ["run_state", "checkpoints"],
+    "A Evaluation lag: minutes from a checkpoint's discovery to DONE": [
+        "tokens_seen",
+        "series",
+        "lag_minutes",
+    ],
+    "A Checkpoint states": [
+        "run_id",
+        "step",
+        "checkpoint_id",
+        "state",
+        "reason",
+        "last_changed_at",
+    ],
     "variable run": ["run_id"],
     "variable dataset": ["dataset"],
 }
-VARIABLES = {"${run}": RUN, "${mode}": "generate", "${dataset:singlequote}": "'jnli','jamp'"}
+VARIABLES = {
+    "${run:singlequote}": f"'{RUN}'",
+    "${mode}": "generate",
+    "${dataset:singlequote}": "'jnli','jamp'",
+}
 
 
 def _filled(sql: str) -> str:
@@ -32,7 +57,11 @@ def _filled(sql: str) -> str:
 
 def _queries() -> list[tuple[str, str]]:
     dashboard = json.loads(DASHBOARD.read_text())
-    panels = [(p["title"], t["rawSql"]) for p in dashboard["panels"] for t in p["targets"]]
+    panels = [
+        (f"{t['refId']} {p['title']}", t["rawSql"])
+        for p in dashboard["panels"]
+        for t in p["targets"]
+    ]
     variables = [
         (f"variable {v['name']}", v["query"])
         for v in dashboard["templating"]["list"]

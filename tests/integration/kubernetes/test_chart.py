@@ -143,7 +143,7 @@ def test_example_values_use_secrets_kserve_and_gpus() -> None:
     dashboards = [c for c in _by_kind(objects, "ConfigMap") if "dashboard" in c["metadata"]["name"]]
     (dashboard,) = dashboards
     panels = json.loads(dashboard["data"]["kiseki-trajectories.json"])["panels"]
-    assert any("dataset_scores_moving_avg" in json.dumps(p) for p in panels)
+    assert any("category_trajectory" in json.dumps(p) for p in panels)
     (role,) = _by_kind(objects, "Role")
     assert [r["apiGroups"] for r in role["rules"]] == [["serving.kserve.io"]]
 
