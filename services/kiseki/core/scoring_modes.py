@@ -8,6 +8,7 @@ from kiseki.v1 import events_pb2 as ev
 SCORING_MODES: dict[str, int] = {
     "generate": ev.SCORING_MODE_GENERATE,
     "loglikelihood": ev.SCORING_MODE_LOGLIKELIHOOD,
+    "gold": ev.SCORING_MODE_GOLD,
 }
 
 

@@ -15,6 +15,7 @@ for every label; it does not count in acc_norm's length.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from kiseki.evaluation.datasets import Dataset
@@ -55,3 +56,12 @@ def choice_scores(logprobs: Sequence[float], labels: Sequence[str], gold: str) -
         "acc": float(chosen_label(logprobs, labels) == gold),
         "acc_norm": float(chosen_label(logprobs, labels, normalise=True) == gold),
     }
+
+
+def gold_scores(logprob: float, gold: str) -> dict[str, float]:
+    """The gold answer's log-prob under the prompt: in total, in bits per UTF-8 byte (lower is
+    better; comparable across tokenizers), and as the likelihood per byte, 2^-bits (higher is
+    better, in (0, 1]: what the gold mode's categories and trajectory shapes read)."""
+    size = max(1, len(gold.encode("utf-8")))
+    bits = -logprob / math.log(2) / size
+    return {"gold_logprob": logprob, "bits_per_byte": bits, "byte_likelihood": 2.0**-bits}

@@ -19,6 +19,7 @@ from kiseki.evaluation.loglikelihood import (
     choice_scores,
     chosen_label,
     dataset_choices,
+    gold_scores,
 )
 from kiseki.evaluation.metrics import DATASET_LEVEL, dataset_scores, score_samples
 from kiseki.evaluation.metrics.comet import require_comet_scorer
@@ -101,6 +102,13 @@ class Task:
         )
         scores["format_following"] = sum(s.followed for s in scored) / max(1, len(scored))
         return scores
+
+    def gold_request(self, prompt: str, sample: Sample) -> tuple[str, str]:
+        """The prompt and the gold answer as the model would have to write it (raw)."""
+        return prompt, sample.output
+
+    def score_gold(self, logprob: float, sample: Sample) -> dict[str, float]:
+        return gold_scores(logprob, sample.output)
 
     def choice_requests(self, prompt: str) -> list[tuple[str, str]]:
         return choice_requests(prompt, dataset_choices(self.dataset))

@@ -23,7 +23,8 @@ from kiseki.report.queries import Rows, require_runs
 SAMPLES_SQL = """
 SELECT s.dataset AS dataset, s.scoring_mode AS scoring_mode, s.step AS step,
        s.sample_index AS sample_index,
-       s.metrics[if(s.scoring_mode = 'loglikelihood', 'acc', m.metric)] AS value
+       s.metrics[multiIf(s.scoring_mode = 'loglikelihood', 'acc',
+                         s.scoring_mode = 'gold', 'byte_likelihood', m.metric)] AS value
 FROM sample_results AS s FINAL
 INNER JOIN category_members AS m ON m.dataset = s.dataset
 WHERE s.run_id = {run:String}

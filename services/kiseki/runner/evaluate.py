@@ -138,6 +138,32 @@ async def _loglikelihood(
     }
 
 
+async def _gold(
+    task: Task,
+    results: list[ev.SampleResult],
+    samples: list[Sample],
+    client: ScoringClient,
+    emit: Emit,
+) -> dict[str, float]:
+    """The gold answer's log-prob under each prompt: one continuation a sample."""
+    started, prefix = time.monotonic(), ReadySamples[Continuation](len(results), 1)
+
+    async def arrived(start: int, continuations: list[Continuation]) -> None:
+        ready = prefix.add(start, continuations)
+        for position in ready:
+            result, scored = results[position], prefix.outputs[position]
+            assert scored is not None
+            result.metrics.update(task.score_gold(scored.logprob, samples[position]))
+            result.prediction, result.format_followed = samples[position].output, True
+            result.latency_ms = _amortised_ms(started, ready.stop)
+        await emit(results[ready.start : ready.stop])
+
+    requests = [task.gold_request(r.prompt, s) for r, s in zip(results, samples, strict=True)]
+    await client.loglikelihood(requests, arrived)
+    names = ("gold_logprob", "bits_per_byte", "byte_likelihood")
+    return {name: sum(r.metrics[name] for r in results) / max(1, len(results)) for name in names}
+
+
 def in_order(emit: Emit) -> Emit:
     """Requests return concurrently and an emit may await (publishing several messages): one
     emit at a time, in the order the ranges were taken, or a later range's messages would
@@ -191,6 +217,8 @@ async def score_job(
             )
             return ev.JobResults(summary=summary)
         scores = await _loglikelihood(task, results, client, emit)
+    elif job.scoring_mode == ev.SCORING_MODE_GOLD:
+        scores = await _gold(task, results, [s for _, s in shard], client, emit)
     else:
         sources = [s.input for _, s in shard]
         scores = await _generate(job, task, results, sources, client, emit)

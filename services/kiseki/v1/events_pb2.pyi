@@ -15,6 +15,7 @@ class ScoringMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SCORING_MODE_UNSPECIFIED: _ClassVar[ScoringMode]
     SCORING_MODE_GENERATE: _ClassVar[ScoringMode]
     SCORING_MODE_LOGLIKELIHOOD: _ClassVar[ScoringMode]
+    SCORING_MODE_GOLD: _ClassVar[ScoringMode]
 
 class CheckpointFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -38,6 +39,7 @@ class CheckpointState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
 SCORING_MODE_UNSPECIFIED: ScoringMode
 SCORING_MODE_GENERATE: ScoringMode
 SCORING_MODE_LOGLIKELIHOOD: ScoringMode
+SCORING_MODE_GOLD: ScoringMode
 CHECKPOINT_FORMAT_UNSPECIFIED: CheckpointFormat
 CHECKPOINT_FORMAT_HF: CheckpointFormat
 CHECKPOINT_FORMAT_HF_TRAINER: CheckpointFormat

@@ -132,7 +132,8 @@ ANALYTICS_VIEWS = (
                any(s.tokens_seen) AS tokens_seen, s.scoring_mode AS scoring_mode,
                m.category AS category, avg(s.score) AS score, count() AS parts
         FROM scores AS s INNER JOIN category_members AS m ON m.dataset = s.dataset
-        WHERE s.metric = if(s.scoring_mode = 'loglikelihood', 'acc', m.metric)
+        WHERE s.metric = multiIf(s.scoring_mode = 'loglikelihood', 'acc',
+                                 s.scoring_mode = 'gold', 'byte_likelihood', m.metric)
         GROUP BY run_id, checkpoint_id, step, scoring_mode, category
     )
     SELECT * FROM per_category
@@ -145,7 +146,8 @@ ANALYTICS_VIEWS = (
            avg(score) OVER (PARTITION BY run_id, scoring_mode, category ORDER BY step
                             ROWS BETWEEN {window:UInt64} - 1 PRECEDING AND CURRENT ROW) AS score_ma
     FROM category_scores""",
-    # Per scoring mode: a mode's AVG averages the categories scored in that mode, so its
+    # Per scoring mode (not the gold mode: a majority label is no baseline for a likelihood):
+    # a mode's AVG averages the categories scored in that mode, so its
     # baseline averages the same ones (log-likelihood often scores only the labelled ones).
     """CREATE OR REPLACE VIEW category_baselines AS
     WITH per_category AS (
@@ -158,7 +160,8 @@ ANALYTICS_VIEWS = (
         SELECT p.run_id AS run_id, s.scoring_mode AS scoring_mode, p.category AS category,
                p.baseline AS baseline, p.parts AS parts
         FROM per_category AS p
-        INNER JOIN (SELECT DISTINCT run_id, scoring_mode, category FROM category_scores) AS s
+        INNER JOIN (SELECT DISTINCT run_id, scoring_mode, category FROM category_scores
+                    WHERE scoring_mode != 'gold') AS s
             ON s.run_id = p.run_id AND s.category = p.category
     )
     SELECT * FROM scored
