@@ -48,20 +48,12 @@ def _guard(event: str, args: tuple[object, ...]) -> None:
         raise PermissionError(f"no file writing in the sandbox ({args[0]!r})")
 
 
-def _unraisable(hook: object) -> None:
-    # Python ignores SIGXFSZ: a write over RLIMIT_FSIZE fails with EFBIG, and in a file's
-    # close at garbage collection that error is only printed. It is a failure all the same.
-    traceback.print_exception(getattr(hook, "exc_value", None))
-    os._exit(1)
-
-
 def main(argv: list[str]) -> int:
     cpu_s, memory_bytes, file_bytes, processes, uid = (int(value) for value in argv)
     source = sys.stdin.read()
     _limit(cpu_s, memory_bytes, file_bytes, processes)
     _become(uid)
     sys.addaudithook(_guard)
-    sys.unraisablehook = _unraisable
     # Not "__main__": llm-jp-eval exec()s the code inside its own module, where a
     # `if __name__ == "__main__":` block does not run.
     namespace = {"__name__": "__sandbox__", "__builtins__": __builtins__}

@@ -2,8 +2,8 @@
 
 Each program gets a fresh Python (`-I -S -B`: no environment variables, no site-packages, no
 bytecode written) started by `child.py`, which sets its rlimits, leaves root for `uid` and
-blocks sockets with an audit hook before running it; the process gets an empty read-only
-working directory, a minimal environment, its own session (the whole group is killed after
+refuses sockets and file writes with an audit hook before running it; the process gets an empty
+read-only working directory, a minimal environment, its own session (the group is killed after
 it, or at the wall-clock limit) and, where `unshare --net` works, a network namespace of its
 own with only a loopback. A program that fails, hangs or hits a limit scores 0; the job goes
 on.
@@ -26,10 +26,11 @@ from kiseki.sandbox.config import SandboxConfig
 
 log = logging.getLogger(__name__)
 CHILD = Path(__file__).with_name("child.py")
-NETWORK_NAMESPACES: tuple[tuple[str, ...], ...] = (
-    ("unshare", "--net"),  # root with CAP_SYS_ADMIN
-    ("unshare", "--user", "--map-current-user", "--net"),  # where user namespaces are allowed
-)
+# Root has CAP_SYS_ADMIN for a plain network namespace; anyone else needs a user namespace,
+# which root must not take: mapped to itself there it could not become `uid`, and root is
+# exempt from RLIMIT_NPROC.
+ROOT_NAMESPACE = ("unshare", "--net")
+USER_NAMESPACE = ("unshare", "--user", "--map-current-user", "--net")
 
 
 def _works(wrapper: Sequence[str]) -> bool:
@@ -44,9 +45,9 @@ def network_namespace() -> tuple[str, ...]:
     """The first command prefix that gives a program no network, or () when none works here
     (a non-root pod under RuntimeDefault seccomp): then the audit hook and the pod's
     NetworkPolicy are the barriers."""
-    for wrapper in NETWORK_NAMESPACES:
-        if _works(wrapper):
-            return wrapper
+    wrapper = ROOT_NAMESPACE if os.geteuid() == 0 else USER_NAMESPACE
+    if _works(wrapper):
+        return wrapper
     log.warning("no network namespace for sandboxed programs; sockets blocked in-process only")
     return ()
 
@@ -70,8 +71,7 @@ class SandboxRunner:
     def __init__(self, config: SandboxConfig, wrapper: Sequence[str] | None = None) -> None:
         self.config = config
         self.wrapper = tuple(network_namespace() if wrapper is None else wrapper)
-        # Inside a user namespace the runner is not root to itself: it keeps its user.
-        self.uid = config.uid if os.geteuid() == 0 and "--user" not in self.wrapper else -1
+        self.uid = config.uid if os.geteuid() == 0 else -1
         self.python = config.python or sys.executable
         if not self._probe():
             raise SandboxError(
@@ -93,7 +93,7 @@ class SandboxRunner:
 
     def run_one(self, program: str) -> bool:
         with tempfile.TemporaryDirectory(prefix="kiseki-sandbox-") as cwd:
-            os.chmod(cwd, 0o555)  # empty, and not the program's to write to
+            os.chmod(cwd, 0o555)  # a non-root runner owns it: not the program's to write to
             process = subprocess.Popen(
                 self._command(),
                 stdin=subprocess.PIPE,
