@@ -60,7 +60,8 @@ def require_comet_scorer() -> CometScorer:
         raise MetricUnavailable(
             "comet_wmt22 needs the Unbabel/wmt22-comet-da model, which is not available here "
             "(no model hub): install 'unbabel-comet', download the checkpoint where a hub is "
-            "reachable, then pass it: `kiseki metrics score --comet-model PATH`, or"
+            "reachable, then pass it: KISEKI_COMET_MODEL_DIR for a task-runner (the chart's"
+            " comet.modelClaim), `kiseki metrics score --comet-model PATH`, or"
             " install_comet_scorer(unbabel_comet_scorer(PATH))"
         )
     return _installed[0]
