@@ -11,28 +11,16 @@ import pytest
 from kiseki.evaluation.metrics import MetricUnavailable
 from kiseki.evaluation.metrics.comet import install_comet_scorer
 from kiseki.runner.evaluate import TaskCache, score_job
-from kiseki.serving.client import PartDone, ScoringClient
 from kiseki.v1 import events_pb2 as ev
+from support.endpoint import RecordedEndpoint
 
 DATASETS = Path(__file__).resolve().parents[2] / "fixtures" / "mt_tiny"
 TRANSLATIONS = {"The cat sat.": "猫が座った。", "A dog runs.": "犬は走る。", "It rains.": "晴れ。"}
 
 
-class RecordedEndpoint(ScoringClient):
-    """Answers each prompt with the translation of the source it ends with; never connects."""
-
-    def __init__(self) -> None:
-        super().__init__("127.0.0.1:1", "recorded")
-        self.prompts: list[str] = []
-
-    async def generate(
-        self, prompts: Sequence[str], max_new_tokens: int, on_part: PartDone[str] | None = None
-    ) -> list[str]:
-        self.prompts.extend(prompts)
-        outputs = [next(t for s, t in TRANSLATIONS.items() if s in p[-40:]) for p in prompts]
-        if on_part is not None:
-            await on_part(0, outputs)
-        return outputs
+def _translate(prompt: str) -> str:
+    """The translation of the source the prompt ends with."""
+    return next(t for s, t in TRANSLATIONS.items() if s in prompt[-40:])
 
 
 class RecordingScorer:
@@ -70,7 +58,7 @@ def scorer() -> Iterator[RecordingScorer]:
 async def test_the_scorer_gets_the_sources_and_its_scores_are_the_samples_metrics(
     scorer: RecordingScorer,
 ) -> None:
-    client = RecordedEndpoint()
+    client = RecordedEndpoint(_translate)
     try:
         results = await score_job(_job(), client, TaskCache(DATASETS))
     finally:
@@ -86,7 +74,7 @@ async def test_the_scorer_gets_the_sources_and_its_scores_are_the_samples_metric
 
 
 async def test_without_a_scorer_the_job_fails_at_its_start_saying_why() -> None:
-    client = RecordedEndpoint()
+    client = RecordedEndpoint(_translate)
     try:
         with pytest.raises(MetricUnavailable, match=r"wmt22-comet-da.*KISEKI_COMET_MODEL_DIR"):
             await score_job(_job(), client, TaskCache(DATASETS))
