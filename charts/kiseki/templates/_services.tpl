@@ -119,13 +119,40 @@
 {{- define "kiseki.env.runner" -}}
 - name: KISEKI_DATASETS_DIR
   value: {{ .Values.datasets.mountPath | quote }}
+{{- if .Values.comet.modelClaim }}
+- name: KISEKI_COMET_MODEL_DIR
+  value: {{ .Values.comet.modelDir | quote }}
+{{- end }}
+- name: KISEKI_COMET_BATCH_SIZE
+  value: {{ .Values.comet.batchSize | quote }}
+{{- with .Values.runner.sandbox }}
+- name: KISEKI_SANDBOX_CPU_S
+  value: {{ .cpuSeconds | quote }}
+- name: KISEKI_SANDBOX_WALL_S
+  value: {{ .wallSeconds | quote }}
+- name: KISEKI_SANDBOX_MEMORY_BYTES
+  value: {{ .memoryBytes | int64 | quote }}
+- name: KISEKI_SANDBOX_FILE_BYTES
+  value: {{ .fileBytes | int64 | quote }}
+- name: KISEKI_SANDBOX_PROCESSES
+  value: {{ .processes | quote }}
+- name: KISEKI_SANDBOX_WORKERS
+  value: {{ .workers | quote }}
+{{- end }}
 {{- end -}}
 {{- define "kiseki.volumes.runner" -}}
 - name: datasets
   persistentVolumeClaim: {claimName: {{ .Values.datasets.existingClaim | quote }}, readOnly: true}
+{{- if .Values.comet.modelClaim }}
+- name: comet-model
+  persistentVolumeClaim: {claimName: {{ .Values.comet.modelClaim | quote }}, readOnly: true}
+{{- end }}
 {{- end -}}
 {{- define "kiseki.mounts.runner" -}}
 - {name: datasets, mountPath: {{ .Values.datasets.mountPath }}, readOnly: true}
+{{- if .Values.comet.modelClaim }}
+- {name: comet-model, mountPath: {{ .Values.comet.modelDir }}, readOnly: true}
+{{- end }}
 {{- end -}}
 
 {{- define "kiseki.env.sink" -}}

@@ -21,8 +21,7 @@ from kiseki.evaluation.loglikelihood import (
     dataset_choices,
     gold_scores,
 )
-from kiseki.evaluation.metrics import DATASET_LEVEL, dataset_scores, score_samples
-from kiseki.evaluation.metrics.comet import require_comet_scorer
+from kiseki.evaluation.metrics import DATASET_LEVEL, dataset_scores, require_plugins, score_samples
 from kiseki.evaluation.postprocess import normalize_gold, postprocess
 from kiseki.evaluation.prompts import build_prompt
 from kiseki.evaluation.settings import EvalSettings
@@ -123,8 +122,7 @@ def load_task(root: Path, name: str, settings: EvalSettings) -> Task:
     """The dataset's split and few-shot examples under `settings` (DatasetError when a file
     is missing or malformed; MetricUnavailable when a metric cannot be computed here)."""
     dataset = load_dataset(root, name, settings.data_type)
-    if "comet_wmt22" in dataset.metrics:
-        require_comet_scorer()
+    require_plugins(dataset.metrics)
     return Task(dataset, settings, few_shot_examples(root, name, settings.shots(dataset)))
 
 

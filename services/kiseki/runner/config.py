@@ -46,6 +46,18 @@ class RunnerConfig:
         " large suite on a large model runs for hours, so the consumer's 5-minute default would"
         " have a healthy runner's job redone elsewhere",
     )
+    comet_model_dir: Path | None = setting(
+        "KISEKI_COMET_MODEL_DIR",
+        None,
+        doc="a downloaded Unbabel/wmt22-comet-da snapshot (hparams.yaml, checkpoints/model.ckpt)"
+        " for comet_wmt22, loaded once at start; unset, jobs that need it fail saying so",
+    )
+    comet_batch_size: int = setting(
+        "KISEKI_COMET_BATCH_SIZE",
+        64,
+        unit="segments",
+        doc="segments per COMET forward pass; XLM-R large on a GPU takes 64 easily",
+    )
     request_timeout_s: float = setting(
         "KISEKI_RUNNER_REQUEST_TIMEOUT_S",
         600.0,

@@ -81,14 +81,18 @@ async def _generate(
 ) -> dict[str, float]:
     started, prefix = time.monotonic(), ReadySamples[str](len(results), 1)
     scored: list[Scored] = []
+    # code_exec's programs (seconds each at worst) and COMET's forward passes run off the
+    # event loop, which must keep the consumer's 10 s heartbeat; one part at a time.
+    one_at_a_time = asyncio.Lock()
 
     async def arrived(start: int, texts: list[str]) -> None:
         ready = prefix.add(start, texts)
         part = results[ready.start : ready.stop]
         raw = [prefix.outputs[i] or "" for i in ready]
-        values = task.score_generated(
-            raw, [r.gold for r in part], sources[ready.start : ready.stop]
-        )
+        async with one_at_a_time:
+            values = await asyncio.to_thread(
+                task.score_generated, raw, [r.gold for r in part], sources[ready.start : ready.stop]
+            )
         latency_ms = _amortised_ms(started, ready.stop)
         for result, text, value in zip(part, raw, values, strict=True):
             result.raw_output, result.prediction, result.latency_ms = (

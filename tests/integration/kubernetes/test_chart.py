@@ -17,6 +17,7 @@ from kiseki.core.store.config import StoreConfig
 from kiseki.orchestrator.config import KubernetesConfig, OrchestratorConfig
 from kiseki.orchestrator.policy_file import load_policies
 from kiseki.runner.config import RunnerConfig
+from kiseki.sandbox.config import SandboxConfig
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.sink.config import SinkConfig
 from kiseki.watcher.config import WatcherConfig
@@ -178,7 +179,7 @@ SERVICE_CONFIGS: dict[str, tuple[type, ...]] = {
         KubernetesConfig,
         GrpcAuthConfig,
     ),
-    "runner": (ServiceConfig, KafkaConfig, RunnerConfig),
+    "runner": (ServiceConfig, KafkaConfig, RunnerConfig, SandboxConfig),
     "sink": (ServiceConfig, KafkaConfig, SinkConfig, StoreConfig),
 }
 
@@ -224,3 +225,33 @@ def test_helm_install_dry_run_against_the_server_prints_the_notes(
     assert f"helm test kiseki -n {namespace}" in done.stdout  # NOTES.txt, rendered
     assert "KServe InferenceService (RawDeployment)" in done.stdout
     assert "KISEKI_CONTROL_TOKEN set to the token in Secret kiseki-control" in done.stdout
+
+
+@pytest.mark.parametrize("variant", ["default", "example"])
+def test_runners_mount_the_comet_model_when_named_and_get_the_sandbox_limits(
+    variant: str,
+) -> None:
+    deployments = {
+        d["metadata"]["name"]: d for d in _by_kind(render(*VARIANTS[variant]), "Deployment")
+    }
+    spec = deployments["kiseki-runner"]["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    environ = _pod_environment(container)
+    runner = load_config(RunnerConfig, environ)
+    claims = {
+        v["persistentVolumeClaim"]["claimName"]
+        for v in spec["volumes"]
+        if "persistentVolumeClaim" in v
+    }
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    if variant == "example":
+        assert runner.comet_model_dir == Path("/models/wmt22-comet-da")
+        assert "wmt22-comet-da" in claims
+        assert "/models/wmt22-comet-da" in mounts
+    else:
+        assert runner.comet_model_dir is None
+        assert not any("comet" in claim for claim in claims)
+    sandbox = load_config(SandboxConfig, environ)
+    memory, workers = (1024**3, 4) if variant == "example" else (512 * 1024**2, 2)
+    assert (sandbox.cpu_s, sandbox.wall_s, sandbox.memory_bytes) == (5, 10.0, memory)
+    assert (sandbox.file_bytes, sandbox.processes, sandbox.workers) == (0, 8, workers)

@@ -2,14 +2,17 @@
 
 Per-sample metrics map (prediction, gold) to a value and a dataset scores their mean.
 pearson and spearman exist only over a whole dataset: they have no per-sample value (the key
-is absent from the sample's dict). comet_wmt22 also needs each sample's source text.
+is absent from the sample's dict). The batched ones score a whole part of the samples at once
+through a plug-in installed at run time: comet_wmt22 (also given each sample's source text)
+and code_exec.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from kiseki.evaluation.metrics.comet import MetricUnavailable, comet_wmt22
+from kiseki.evaluation.metrics.code_exec import code_exec, require_code_runner
+from kiseki.evaluation.metrics.comet import MetricUnavailable, comet_wmt22, require_comet_scorer
 from kiseki.evaluation.metrics.generation import (
     bleu_en,
     bleu_ja,
@@ -28,6 +31,7 @@ __all__ = [
     "MetricUnavailable",
     "UnknownMetric",
     "dataset_scores",
+    "require_plugins",
     "score_samples",
 ]
 
@@ -47,12 +51,30 @@ DATASET_LEVEL: Mapping[str, Callable[[Sequence[str], Sequence[str]], float]] = {
     "pearson": pearson,
     "spearman": spearman,
 }
+BatchMetric = Callable[[Sequence[str], Sequence[str], Sequence[str]], list[float]]
+# (sources, predictions, golds) -> one value per sample
+BATCHED: Mapping[str, BatchMetric] = {
+    "comet_wmt22": comet_wmt22,
+    "code_exec": lambda sources, predictions, golds: code_exec(predictions, golds),
+}
+PLUGINS: Mapping[str, Callable[[], object]] = {
+    "comet_wmt22": require_comet_scorer,
+    "code_exec": require_code_runner,
+}
 WITH_SOURCES = ("comet_wmt22",)
-METRIC_NAMES = (*PER_SAMPLE, *DATASET_LEVEL, *WITH_SOURCES)
+METRIC_NAMES = (*PER_SAMPLE, *DATASET_LEVEL, *BATCHED)
 
 
 class UnknownMetric(ValueError):
     pass
+
+
+def require_plugins(metric_names: Sequence[str]) -> None:
+    """MetricUnavailable, saying what to install, when a metric's plug-in is missing: a job
+    fails at its start rather than after its samples were generated."""
+    for name in metric_names:
+        if name in PLUGINS:
+            PLUGINS[name]()
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -84,10 +106,10 @@ def score_samples(
             continue
         if name in PER_SAMPLE:
             values = [PER_SAMPLE[name](p, g) for p, g in zip(predictions, golds, strict=True)]
-        elif sources is None:
+        elif sources is None and name in WITH_SOURCES:
             raise ValueError(f"{name} needs the samples' source texts (sources=...)")
         else:
-            values = comet_wmt22(sources, predictions, golds)
+            values = BATCHED[name](sources or [""] * len(predictions), predictions, golds)
         for row, value in zip(per_sample, values, strict=True):
             row[name] = value
     return per_sample, dataset_scores(metric_names, per_sample, predictions, golds)

@@ -3,6 +3,12 @@ torch-sized, so the pure core only defines the call and asks a scorer installed 
 
 A scorer takes (sources, predictions, golds) and returns one score per sample. Without one,
 `comet_wmt22` raises MetricUnavailable saying what to install.
+
+`unbabel-comet` is not in the project's lock (checked with 2.2.7, the newest): it requires
+transformers<5, protobuf<5 and huggingface-hub<1, against the pinned transformers 5,
+protobuf 6.33 (kserve needs it) and huggingface-hub 2. Forced past those bounds it loads a
+checkpoint offline, but its XLM-R encoder unpacks three outputs where transformers 5's
+`XLMRobertaModel(return_dict=False)` returns two, so `predict` fails.
 """
 
 from __future__ import annotations
@@ -60,7 +66,8 @@ def require_comet_scorer() -> CometScorer:
         raise MetricUnavailable(
             "comet_wmt22 needs the Unbabel/wmt22-comet-da model, which is not available here "
             "(no model hub): install 'unbabel-comet', download the checkpoint where a hub is "
-            "reachable, then pass it: `kiseki metrics score --comet-model PATH`, or"
+            "reachable, then pass it: KISEKI_COMET_MODEL_DIR for a task-runner (the chart's"
+            " comet.modelClaim), `kiseki metrics score --comet-model PATH`, or"
             " install_comet_scorer(unbabel_comet_scorer(PATH))"
         )
     return _installed[0]
