@@ -13,6 +13,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from kiseki.cli import main as cli
 from kiseki.conversion.hf_writer import ConversionError
 from kiseki.conversion.registry import convert
 from kiseki.v1 import events_pb2 as ev
@@ -136,3 +137,15 @@ def test_nemo2_and_a_missing_tokenizer_are_refused_by_name(tmp_path: Path) -> No
         convert(tmp_path, tmp_path / "hf", ev.CHECKPOINT_FORMAT_NEMO, None)
     with pytest.raises(ConversionError, match="carry no tokenizer: the run must name one"):
         convert(tmp_path, tmp_path / "hf", MEGATRON, None)
+
+
+def test_kiseki_convert_does_it_by_hand(
+    frameworks: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = frameworks / "megatron-gpt-tp2"
+    argv = ["convert", str(source / "legacy" / ITER), str(tmp_path / "hf"), "--format", "megatron"]
+    assert cli([*argv, "--tokenizer", str(frameworks / "tokenizer")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "hf")
+    assert_same_logits(tmp_path / "hf", source / "reference.pt")
+    assert cli([*argv, "--tokenizer", str(frameworks / "tokenizer")]) == 2  # exists already
+    assert "exists already" in capsys.readouterr().err

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dlq": ("kiseki.cli.dlq_cmd", "list or replay the dead-letter topic"),
     "evaluate": ("kiseki.cli.evaluate_cmd", "evaluate checkpoints of a run (again)"),
     "policy": ("kiseki.cli.policy_cmd", "check a policy and print what it resolves to"),
+    "convert": ("kiseki.cli.convert_cmd", "convert a Megatron-LM / DeepSpeed checkpoint to HF"),
 }
 
 

@@ -8,8 +8,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from kiseki.conversion.formats import FORMAT_NAMES
 from kiseki.conversion.hf_writer import ConversionError
-from kiseki.conversion.registry import FORMAT_NAMES, convert
+from kiseki.conversion.registry import convert
 
 FAILED_EXIT = 2
 

@@ -8,26 +8,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kiseki.conversion import deepspeed_zero, megatron, nemo2
+from kiseki.conversion.formats import FORMAT_NAMES
 from kiseki.conversion.hf_writer import ConversionError
 from kiseki.v1 import events_pb2 as ev
 
 Converter = Callable[[Path, Path, Path | None], None]
 
 CONVERTERS: dict[int, Converter] = {
-    ev.CHECKPOINT_FORMAT_MEGATRON: megatron.convert,
-    ev.CHECKPOINT_FORMAT_DEEPSPEED: deepspeed_zero.convert,
-    ev.CHECKPOINT_FORMAT_NEMO: nemo2.convert,
+    FORMAT_NAMES["megatron"]: megatron.convert,
+    FORMAT_NAMES["deepspeed"]: deepspeed_zero.convert,
+    FORMAT_NAMES["nemo2"]: nemo2.convert,
 }
-# The names the watcher's runs file and `kiseki convert --format` use.
-FORMAT_NAMES = {
-    "megatron": ev.CHECKPOINT_FORMAT_MEGATRON,
-    "deepspeed": ev.CHECKPOINT_FORMAT_DEEPSPEED,
-    "nemo2": ev.CHECKPOINT_FORMAT_NEMO,
-}
-
-
-def needs_conversion(fmt: int) -> bool:
-    return fmt in CONVERTERS
 
 
 def convert(source: Path, destination: Path, fmt: int, tokenizer_dir: Path | None) -> None:

@@ -6,6 +6,9 @@ A policy file (JSON) maps run ids to policies; the key "*" applies to runs not n
      "runs": {"*": {"suites": ["jnli", "jamp"], "scoring_modes": ["generate"],
                     "select": "log", "order": "oldest", "num_few_shots": 4, "shards": 1}}}
 
+`keep_converted` (default false) keeps the HuggingFace copy of a converted checkpoint
+(Megatron-LM, DeepSpeed) after its evaluation instead of deleting it.
+
 `select` is "all", "every:N" (steps divisible by N) or "log" (the seed study's 0, 1..9,
 10..90, 100..900, 1000, 2000, ...: steps whose digits after the first are all zero).
 
@@ -30,7 +33,15 @@ from kiseki.evaluation.settings import KEYS as SETTINGS_KEYS
 from kiseki.evaluation.settings import EvalSettings, SettingsError
 from kiseki.v1 import events_pb2 as ev
 
-_POLICY_KEYS = {"suites", "scoring_modes", "select", "order", "shards", "datasets"}
+_POLICY_KEYS = {
+    "suites",
+    "scoring_modes",
+    "select",
+    "order",
+    "shards",
+    "datasets",
+    "keep_converted",
+}
 
 
 class PolicyError(ValueError):
@@ -44,6 +55,8 @@ class RunPolicy:
     select: str = "all"
     order: str = "oldest"
     shards: int = 1
+    # Keep a converted (Megatron-LM / DeepSpeed) checkpoint's HF copy after its evaluation.
+    keep_converted: bool = False
     settings: EvalSettings = field(default_factory=EvalSettings)
     # Per dataset: the run's settings with that dataset's own keys applied.
     dataset_settings: Mapping[str, EvalSettings] = field(default_factory=dict)
@@ -122,6 +135,9 @@ def _run_policy(raw: Mapping[str, Any], where: str) -> RunPolicy:
     shards = raw.get("shards", 1)
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
         raise PolicyError(f"{where}.shards: expected an integer ≥ 1, got {shards!r}")
+    keep_converted = raw.get("keep_converted", False)
+    if not isinstance(keep_converted, bool):
+        raise PolicyError(f"{where}.keep_converted: expected true or false, got {keep_converted!r}")
     settings, dataset_settings = _settings(raw, where)
     unlisted = sorted(set(dataset_settings) - set(raw["suites"]))
     if unlisted:
@@ -132,6 +148,7 @@ def _run_policy(raw: Mapping[str, Any], where: str) -> RunPolicy:
         select=select,
         order=order,
         shards=shards,
+        keep_converted=keep_converted,
         settings=settings,
         dataset_settings=dataset_settings,
     )

@@ -12,7 +12,13 @@ from kiseki.orchestrator.policy import PolicyBook, RunPolicy
 from kiseki.v1 import events_pb2 as ev
 
 FINAL = {ev.CHECKPOINT_STATE_DONE, ev.CHECKPOINT_STATE_FAILED}
-ACTIVE = {ev.CHECKPOINT_STATE_DEPLOYING, ev.CHECKPOINT_STATE_READY, ev.CHECKPOINT_STATE_EVALUATING}
+# CONVERTING counts against the endpoint budget: its endpoint is deployed right after.
+ACTIVE = {
+    ev.CHECKPOINT_STATE_CONVERTING,
+    ev.CHECKPOINT_STATE_DEPLOYING,
+    ev.CHECKPOINT_STATE_READY,
+    ev.CHECKPOINT_STATE_EVALUATING,
+}
 
 
 @dataclass
