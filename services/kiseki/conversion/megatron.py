@@ -3,7 +3,9 @@ metadata.json) read through torch.distributed.checkpoint, or the legacy layout
 (`mp_rank_XX/model_optim_rng.pt`, one file per tensor-parallel rank) merged here.
 
 torch_dist stores global tensors (every rank's shard in its place, layers stacked on a leading
-dimension), so tensor parallelism needs no merging; the args sit in its common state.
+dimension), so tensor parallelism needs no merging; the args sit in its common state. Pipeline
+stages are stored the same way (their layers at their global offsets), so they are read
+without merging too, though no fixture here covers pipeline parallelism.
 """
 
 from __future__ import annotations

@@ -32,7 +32,6 @@ class Architecture:
     rope_base: float
     bias: bool
     tied: bool
-    tensor_parallel: int
 
 
 def _field(args: Any, name: str, default: Any = None) -> Any:
@@ -73,7 +72,6 @@ def _refuse_unsupported(args: Any, family: str) -> None:
         ("rotary_interleaved", False),
         ("qk_layernorm", False),
         ("num_experts", None),
-        ("pipeline_model_parallel_size", 1),
     ):
         value = getattr(args, name, supported)
         if value != supported:
@@ -107,7 +105,6 @@ def architecture(args: Any, vocab: int) -> Architecture:
         rope_base=_first(args, ("rotary_base",), 10000.0),
         bias=bool(args.add_bias_linear),
         tied=not getattr(args, "untie_embeddings_and_output_weights", False),
-        tensor_parallel=int(getattr(args, "tensor_model_parallel_size", 1)),
     )
     if family == "gpt2" and (arch.groups != heads or arch.head_dim * heads != hidden):
         raise ConversionError(
