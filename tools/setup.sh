@@ -147,6 +147,38 @@ install_helm() {
   fi
 }
 
+# The frameworks' own writers (Megatron-Core, DeepSpeed) for the conversion tests' fixtures, in a
+# venv of their own: megatron-core 0.17+ needs Python >= 3.12, the services run on 3.11.
+# DeepSpeed builds without its CUDA ops (DS_BUILD_OPS=0) against the torch installed first.
+install_frameworks_venv() {
+  local lock="$repo/tools/frameworks/requirements.lock" fpython="" candidate key venv
+  # pyenv's python3.12 shim refuses to run unless 3.12 is a selected version: try its build too.
+  for candidate in ${KISEKI_FRAMEWORKS_PYTHON:-} python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12; do
+    if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null; then
+      fpython=$candidate && break
+    fi
+  done
+  if [ -z "$fpython" ]; then  # only the conversion tests' fixtures need it: warn, go on
+    say "no Python 3.12 found: the frameworks' venv (megatron-core needs 3.12) is not built"
+    return
+  fi
+  key=$( (cat "$lock"; "$fpython" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)
+  venv="$cache/frameworks/$key"
+  if [ ! -f "$venv/.complete" ]; then
+    say "creating the frameworks' venv $venv (from tools/frameworks/requirements.lock)"
+    rm -rf "$venv"
+    "$uv" venv -q --python "$("$fpython" -c 'import sys; print(sys.executable)')" "$venv"
+    VIRTUAL_ENV="$venv" "$uv" pip install -q --no-deps --require-hashes -r <(awk '
+      /^[a-z]/ { skip = ($0 ~ /^deepspeed==/) } !skip' "$lock")
+    VIRTUAL_ENV="$venv" DS_BUILD_OPS=0 "$uv" pip install -q --no-deps --no-build-isolation \
+      --require-hashes -r <(awk '/^[a-z]/ { keep = ($0 ~ /^deepspeed==/) } keep' "$lock")
+    touch "$venv/.complete"
+  fi
+  if [ "$(readlink "$repo/.venv-frameworks" 2>/dev/null)" != "$venv" ]; then
+    ln -sfn "$venv" "$repo/.venv-frameworks"
+  fi
+}
+
 need "$python" "the project runs on Python 3.11"
 need unzip "wheels are unpacked with it"
 install_uv
@@ -154,6 +186,7 @@ install_venv
 install_tansu
 install_triton
 install_kafka
+install_frameworks_venv
 # The Kubernetes tools serve the tests only (`make test` passes --kube): `make demo` on a fresh
 # machine does not wait for their Go builds.
 if [ "${1:-}" = "--kube" ]; then

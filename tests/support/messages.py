@@ -23,6 +23,7 @@ DISCOVERED = ev.CheckpointDiscovered(
     model_size="tiny",
     metadata={"dtype": "float32"},
     discovered_at=AT,
+    tokenizer_uri="/ckpt/run/tokenizer",
 )
 JOB = ev.EvaluationJob(
     job_id="jnli-0of2-m1-x",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,31 @@ class OrchestratorConfig:
         "KISEKI_DEPLOYER",
         "local",
         doc="'local' (one tritonserver process here) or 'kubernetes' (one service per checkpoint)",
+    )
+    conversion_dir: Path = setting(
+        "KISEKI_CONVERSION_DIR",
+        Path(".artifacts/orchestrator/converted"),
+        doc="HuggingFace copies of Megatron-LM / DeepSpeed checkpoints, one per checkpoint id;"
+        " with the kubernetes deployer, a path the serving pods mount at the same place",
+    )
+    conversion_slots: int = setting(
+        "KISEKI_CONVERSION_SLOTS",
+        1,
+        unit="processes",
+        doc="conversions at once (within the endpoint budget); each holds the whole model in"
+        " host memory in fp32 and its copy again on disk: a 13B model takes ~52 GB of each",
+    )
+    conversion_python: str = setting(
+        "KISEKI_CONVERSION_PYTHON",
+        sys.executable,
+        doc="interpreter of the conversion processes: its environment has torch and"
+        " transformers, and deepspeed for DeepSpeed checkpoints",
+    )
+    conversion_timeout_s: float = setting(
+        "KISEKI_CONVERSION_TIMEOUT_S",
+        3600.0,
+        unit="seconds",
+        doc="a conversion is read, rewritten and saved once: ~10 min for 13B on local disk",
     )
 
 

@@ -16,6 +16,7 @@ from kiseki.core.kafka_tail import LATEST, TopicTail
 from kiseki.core.service import ServiceContext
 from kiseki.core.status import checkpoint_status
 from kiseki.orchestrator.config import OrchestratorConfig
+from kiseki.orchestrator.conversion import ConversionFailed, Converter, needs_conversion
 from kiseki.orchestrator.deployer import Deployer, DeployError
 from kiseki.orchestrator.planner import plan_jobs
 from kiseki.orchestrator.policy import PolicyBook
@@ -24,6 +25,12 @@ from kiseki.orchestrator.state import CheckpointView, Fleet
 from kiseki.v1 import events_pb2 as ev
 
 log = logging.getLogger(__name__)
+# States a crashed step leaves behind that the scheduler starts again.
+_RETRIED = (
+    ev.CHECKPOINT_STATE_CONVERTING,
+    ev.CHECKPOINT_STATE_DEPLOYING,
+    ev.CHECKPOINT_STATE_READY,
+)
 
 
 class Orchestrator:
@@ -42,6 +49,12 @@ class Orchestrator:
         self.listeners: set[asyncio.Queue[ev.CheckpointStatus]] = set()
         self._producer = ProtoProducer(kafka, "kiseki-orchestrator")
         self._busy: dict[str, asyncio.Task[None]] = {}
+        self.converter = Converter(
+            config.conversion_dir,
+            config.conversion_python,
+            config.conversion_slots,
+            config.conversion_timeout_s,
+        )
 
     async def _tail(self) -> TopicTail[Any]:
         topics = self.topics
@@ -122,11 +135,15 @@ class Orchestrator:
         if refusal:
             await self.publish_status(view, ev.CHECKPOINT_STATE_FAILED, refusal)
             return
+        served = await self._served(view)
+        if served is None:
+            return
         await self.publish_status(view, ev.CHECKPOINT_STATE_DEPLOYING)
         try:
-            endpoint = await self.deployer.deploy(view.checkpoint)
+            endpoint = await self.deployer.deploy(served)
         except DeployError as error:
             await self.publish_status(view, ev.CHECKPOINT_STATE_FAILED, str(error))
+            self._discard_converted(view)
             return
         await self.publish_status(view, ev.CHECKPOINT_STATE_READY)
         jobs = plan_jobs(view.checkpoint, policy, endpoint)
@@ -142,8 +159,26 @@ class Orchestrator:
                 await self._producer.send(self.topics.jobs, job, job.job_id, partition=partition)
         await self.publish_status(view, ev.CHECKPOINT_STATE_EVALUATING)
 
+    async def _served(self, view: CheckpointView) -> ev.CheckpointDiscovered | None:
+        """What the endpoint loads: the checkpoint itself, or its HF copy (converted now or
+        before a restart); None when the conversion failed (FAILED is published)."""
+        if not needs_conversion(view.checkpoint):
+            return view.checkpoint
+        await self.publish_status(view, ev.CHECKPOINT_STATE_CONVERTING)
+        try:
+            return await self.converter.convert(view.checkpoint)
+        except ConversionFailed as error:
+            await self.publish_status(view, ev.CHECKPOINT_STATE_FAILED, str(error))
+            return None
+
+    def _discard_converted(self, view: CheckpointView) -> None:
+        policy = view.policy(self.policies)
+        if needs_conversion(view.checkpoint) and not (policy and policy.keep_converted):
+            self.converter.discard(view.checkpoint.checkpoint_id)
+
     async def _finish(self, view: CheckpointView) -> None:
         await self.deployer.teardown(view.checkpoint.checkpoint_id)
+        self._discard_converted(view)
         if view.failures:
             reasons = "; ".join(sorted(set(view.failures.values())))[:2000]
             await self.publish_status(view, ev.CHECKPOINT_STATE_FAILED, reasons)
@@ -166,7 +201,7 @@ class Orchestrator:
             exc_info=task.exception(),
             extra={"checkpoint_id": view.checkpoint.checkpoint_id},
         )
-        if view.state in (ev.CHECKPOINT_STATE_DEPLOYING, ev.CHECKPOINT_STATE_READY):
+        if view.state in _RETRIED:
             view.state = ev.CHECKPOINT_STATE_DISCOVERED
 
     def _schedule(self) -> None:
@@ -233,6 +268,7 @@ class Orchestrator:
         tail = await self.rebuild()
         try:
             await self.deployer.start()
+            self.converter.start()
             await self._resume()
             context.health.set_ready(True)
             await self._follow(tail, context)

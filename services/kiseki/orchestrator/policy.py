@@ -6,6 +6,9 @@ A policy file (JSON) maps run ids to policies; the key "*" applies to runs not n
      "runs": {"*": {"suites": ["jnli", "jamp"], "scoring_modes": ["generate"],
                     "select": "log", "order": "oldest", "num_few_shots": 4, "shards": 1}}}
 
+`keep_converted` (default false) keeps the HuggingFace copy of a converted checkpoint
+(Megatron-LM, DeepSpeed) after its evaluation instead of deleting it.
+
 `select` is "all", "every:N" (steps divisible by N) or "log" (the seed study's 0, 1..9,
 10..90, 100..900, 1000, 2000, ...: steps whose digits after the first are all zero).
 
@@ -31,7 +34,16 @@ from kiseki.evaluation.settings import EvalSettings, SettingsError
 from kiseki.orchestrator.ordering import ORDERS, is_log_spaced, ordered
 from kiseki.v1 import events_pb2 as ev
 
-_POLICY_KEYS = {"suites", "scoring_modes", "select", "order", "live_first", "shards", "datasets"}
+_POLICY_KEYS = {
+    "suites",
+    "scoring_modes",
+    "select",
+    "order",
+    "live_first",
+    "shards",
+    "datasets",
+    "keep_converted",
+}
 
 
 class PolicyError(ValueError):
@@ -48,6 +60,8 @@ class RunPolicy:
     # ahead of the run's backfill: the team watching it wants the latest score now.
     live_first: bool = False
     shards: int = 1
+    # Keep a converted (Megatron-LM / DeepSpeed) checkpoint's HF copy after its evaluation.
+    keep_converted: bool = False
     settings: EvalSettings = field(default_factory=EvalSettings)
     # Per dataset: the run's settings with that dataset's own keys applied.
     dataset_settings: Mapping[str, EvalSettings] = field(default_factory=dict)
@@ -128,6 +142,9 @@ def _run_policy(raw: Mapping[str, Any], where: str) -> RunPolicy:
     shards = raw.get("shards", 1)
     if isinstance(shards, bool) or not isinstance(shards, int) or shards < 1:
         raise PolicyError(f"{where}.shards: expected an integer ≥ 1, got {shards!r}")
+    keep_converted = raw.get("keep_converted", False)
+    if not isinstance(keep_converted, bool):
+        raise PolicyError(f"{where}.keep_converted: expected true or false, got {keep_converted!r}")
     settings, dataset_settings = _settings(raw, where)
     unlisted = sorted(set(dataset_settings) - set(raw["suites"]))
     if unlisted:
@@ -139,6 +156,7 @@ def _run_policy(raw: Mapping[str, Any], where: str) -> RunPolicy:
         order=order,
         live_first=live_first,
         shards=shards,
+        keep_converted=keep_converted,
         settings=settings,
         dataset_settings=dataset_settings,
     )

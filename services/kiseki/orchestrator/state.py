@@ -14,7 +14,13 @@ from kiseki.orchestrator.policy import PolicyBook, RunPolicy
 from kiseki.v1 import events_pb2 as ev
 
 FINAL = {ev.CHECKPOINT_STATE_DONE, ev.CHECKPOINT_STATE_FAILED}
-ACTIVE = {ev.CHECKPOINT_STATE_DEPLOYING, ev.CHECKPOINT_STATE_READY, ev.CHECKPOINT_STATE_EVALUATING}
+# CONVERTING counts against the endpoint budget: its endpoint is deployed right after.
+ACTIVE = {
+    ev.CHECKPOINT_STATE_CONVERTING,
+    ev.CHECKPOINT_STATE_DEPLOYING,
+    ev.CHECKPOINT_STATE_READY,
+    ev.CHECKPOINT_STATE_EVALUATING,
+}
 # A run whose newest checkpoint was written this recently is still training: live_first
 # puts that checkpoint ahead of the run's backfill (6 h: longer than any interval between a
 # study's checkpoints, shorter than the time a finished run's backfill takes).

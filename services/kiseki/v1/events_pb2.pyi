@@ -36,6 +36,7 @@ class CheckpointState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHECKPOINT_STATE_EVALUATING: _ClassVar[CheckpointState]
     CHECKPOINT_STATE_DONE: _ClassVar[CheckpointState]
     CHECKPOINT_STATE_FAILED: _ClassVar[CheckpointState]
+    CHECKPOINT_STATE_CONVERTING: _ClassVar[CheckpointState]
 SCORING_MODE_UNSPECIFIED: ScoringMode
 SCORING_MODE_GENERATE: ScoringMode
 SCORING_MODE_LOGLIKELIHOOD: ScoringMode
@@ -54,9 +55,10 @@ CHECKPOINT_STATE_READY: CheckpointState
 CHECKPOINT_STATE_EVALUATING: CheckpointState
 CHECKPOINT_STATE_DONE: CheckpointState
 CHECKPOINT_STATE_FAILED: CheckpointState
+CHECKPOINT_STATE_CONVERTING: CheckpointState
 
 class CheckpointDiscovered(_message.Message):
-    __slots__ = ("checkpoint_id", "run_id", "step", "tokens_seen", "uri", "format", "size_bytes", "model_size", "metadata", "discovered_at")
+    __slots__ = ("checkpoint_id", "run_id", "step", "tokens_seen", "uri", "format", "size_bytes", "model_size", "metadata", "discovered_at", "tokenizer_uri")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +76,7 @@ class CheckpointDiscovered(_message.Message):
     MODEL_SIZE_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     DISCOVERED_AT_FIELD_NUMBER: _ClassVar[int]
+    TOKENIZER_URI_FIELD_NUMBER: _ClassVar[int]
     checkpoint_id: str
     run_id: str
     step: int
@@ -84,7 +87,8 @@ class CheckpointDiscovered(_message.Message):
     model_size: str
     metadata: _containers.ScalarMap[str, str]
     discovered_at: _timestamp_pb2.Timestamp
-    def __init__(self, checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., tokens_seen: _Optional[int] = ..., uri: _Optional[str] = ..., format: _Optional[_Union[CheckpointFormat, str]] = ..., size_bytes: _Optional[int] = ..., model_size: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., discovered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    tokenizer_uri: str
+    def __init__(self, checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., tokens_seen: _Optional[int] = ..., uri: _Optional[str] = ..., format: _Optional[_Union[CheckpointFormat, str]] = ..., size_bytes: _Optional[int] = ..., model_size: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., discovered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tokenizer_uri: _Optional[str] = ...) -> None: ...
 
 class EvaluationJob(_message.Message):
     __slots__ = ("job_id", "checkpoint_id", "run_id", "step", "endpoint", "model_name", "dataset", "shard_index", "shard_count", "scoring_mode", "num_few_shots", "max_new_tokens", "suite", "settings", "serving_backend", "dtype")

@@ -12,7 +12,11 @@ A JSON list of objects, one per run:
 - `model_size`: a label such as "1.8b"; `tags`: an object of strings, copied into each
   checkpoint's metadata;
 - `marker_glob`: for format `marker`, a glob matching a file that exists once a checkpoint
-  is complete (e.g. `COMPLETE` or `*.done`).
+  is complete (e.g. `COMPLETE` or `*.done`);
+- `tokenizer`: the run's HuggingFace tokenizer directory (tokenizer.json or tokenizer.model
+  with tokenizer_config.json), copied into each converted checkpoint: required for the
+  formats that carry none (`megatron`, `deepspeed`, `nemo2`); a relative path is taken from
+  the runs file's directory, like `root`.
 
 `tokens_seen` is the checkpoint's own count when it has one (trainer_state.json's
 `num_input_tokens_seen`), else consumed samples × `tokens_per_sample`, else step ×
@@ -36,7 +40,11 @@ _KEY_TYPES: dict[str, type] = {
     "model_size": str,
     "tags": dict,
     "marker_glob": str,
+    "tokenizer": str,
 }
+# Formats whose checkpoints hold no tokenizer: the run must name one.
+NEEDS_TOKENIZER = ("megatron", "deepspeed", "nemo2")
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
 
 
 class RunsFileError(ValueError):
@@ -53,6 +61,7 @@ class WatchedRun:
     model_size: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     marker_glob: str = ""
+    tokenizer: Path | None = None
 
 
 def _checked(entry: Any, where: str) -> dict[str, Any]:
@@ -90,8 +99,37 @@ def parse_runs(raw: Any, path: Path) -> list[WatchedRun]:
         if any(run.run_id == values["run_id"] for run in runs):
             raise RunsFileError(f"{path}: runs[{index}].run_id {values['run_id']!r} is repeated")
         root = Path(values.pop("root"))
-        runs.append(WatchedRun(root=(path.parent / root).absolute(), **values))
+        tokenizer = _tokenizer(values.pop("tokenizer", ""), path, f"{path}: runs[{index}]")
+        if tokenizer is None and values.get("format") in NEEDS_TOKENIZER:
+            raise RunsFileError(
+                f"{path}: runs[{index}] has format {values['format']!r}, whose checkpoints"
+                " carry no tokenizer: name the run's tokenizer directory in 'tokenizer'"
+            )
+        run = WatchedRun(root=(path.parent / root).absolute(), tokenizer=tokenizer, **values)
+        runs.append(run)
     return runs
+
+
+def _tokenizer(value: str, path: Path, where: str) -> Path | None:
+    """The tokenizer directory, checked now: a bad one found at the thousandth checkpoint's
+    conversion would fail every checkpoint of the run."""
+    if not value:
+        return None
+    directory = (path.parent / value).absolute()
+    files = [directory / name for name in _TOKENIZER_FILES if (directory / name).is_file()]
+    if not files:
+        raise RunsFileError(
+            f"{where}.tokenizer {str(directory)!r} holds none of {', '.join(_TOKENIZER_FILES)}"
+        )
+    config = directory / "tokenizer_config.json"
+    try:
+        for file in [*files, *([config] if config.exists() else [])]:
+            data = file.read_bytes()
+            if file.suffix == ".json":
+                json.loads(data)
+    except (OSError, ValueError) as error:
+        raise RunsFileError(f"{where}.tokenizer: {error}") from None
+    return directory
 
 
 def load_runs(path: Path) -> list[WatchedRun]:

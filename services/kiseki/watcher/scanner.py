@@ -141,6 +141,7 @@ class RunScanner:
             size_bytes=size,
             model_size=self.run.model_size,
             metadata=self.run.tags,
+            tokenizer_uri=str(self.run.tokenizer or ""),
         )
         message.discovered_at.GetCurrentTime()
         return message

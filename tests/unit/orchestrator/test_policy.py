@@ -50,6 +50,13 @@ def test_policy_file_with_defaults_and_named_runs(tmp_path: Path) -> None:
     assert parse_policies({"runs": {"a": {"suites": ["x"]}}}).for_run("b") is None
 
 
+def test_converted_copies_are_deleted_unless_the_policy_keeps_them() -> None:
+    book = parse_policies(
+        {"runs": {"a": {"suites": ["x"], "keep_converted": True}, "*": {"suites": ["x"]}}}
+    )
+    assert [book.for_run(r).keep_converted for r in ("a", "b")] == [True, False]  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
@@ -60,6 +67,7 @@ def test_policy_file_with_defaults_and_named_runs(tmp_path: Path) -> None:
         ({"runs": {"a": {"suites": ["x"], "order": "random"}}}, "order must be"),
         ({"budget": {"max_endpoints": 0}}, "max_endpoints"),
         ({"bugdet": {}}, r"unknown keys \['bugdet'\]"),
+        ({"runs": {"a": {"suites": ["x"], "keep_converted": "yes"}}}, "keep_converted: expected"),
     ],
 )
 def test_bad_policies_name_the_key(raw: dict[str, object], message: str) -> None:

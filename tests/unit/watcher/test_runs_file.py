@@ -20,7 +20,15 @@ def _load(tmp_path: Path, runs: Any) -> list[WatchedRun]:
     return load_runs(path)
 
 
+def _tokenizer_dir(tmp_path: Path, text: str = '{"model": {}}') -> Path:
+    directory = tmp_path / "tokenizer"
+    directory.mkdir()
+    (directory / "tokenizer.json").write_text(text)
+    return directory
+
+
 def test_a_full_entry_is_read(tmp_path: Path) -> None:
+    _tokenizer_dir(tmp_path)
     entry = {
         "run_id": "llm-jp-3-1.8b",
         "root": "/ckpt/1.8b",
@@ -30,6 +38,7 @@ def test_a_full_entry_is_read(tmp_path: Path) -> None:
         "model_size": "1.8b",
         "tags": {"corpus": "v3"},
         "marker_glob": "",
+        "tokenizer": "tokenizer",
     }
     [run] = _load(tmp_path, [entry])
     assert run == WatchedRun(
@@ -41,7 +50,35 @@ def test_a_full_entry_is_read(tmp_path: Path) -> None:
         "1.8b",
         {"corpus": "v3"},
         "",
+        tmp_path / "tokenizer",
     )
+
+
+@pytest.mark.parametrize("fmt", ["megatron", "deepspeed", "nemo2"])
+def test_a_format_without_its_own_tokenizer_needs_one_named(tmp_path: Path, fmt: str) -> None:
+    with pytest.raises(
+        RunsFileError, match=f"format '{fmt}', whose checkpoints carry no tokenizer"
+    ):
+        _load(tmp_path, [{"run_id": "r", "root": "/x", "format": fmt}])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (None, r"runs\[0\]\.tokenizer '.*' holds none of tokenizer.json"),
+        ("{", "tokenizer: Expecting"),
+    ],
+)
+def test_a_missing_or_unreadable_tokenizer_is_refused_at_once(
+    tmp_path: Path, text: str | None, message: str
+) -> None:
+    if text is None:
+        (tmp_path / "tokenizer").mkdir()
+    else:
+        _tokenizer_dir(tmp_path, text)
+    entry = {"run_id": "r", "root": "/x", "format": "megatron", "tokenizer": "tokenizer"}
+    with pytest.raises(RunsFileError, match=message):
+        _load(tmp_path, [entry])
 
 
 def test_a_relative_root_is_taken_from_the_runs_file(tmp_path: Path) -> None:

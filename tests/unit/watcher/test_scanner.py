@@ -178,3 +178,13 @@ def test_a_failing_rule_is_logged_once_and_spares_the_other_checkpoints(
     assert [r.getMessage() for r in caplog.records] == ["checking a checkpoint failed"]
     [stuck] = s.scan(TIMEOUT_S + 1).stuck
     assert stuck.reason.endswith("ValueError: a bug in a rule")
+
+
+def test_a_megatron_checkpoint_carries_the_runs_tokenizer(tmp_path: Path) -> None:
+    run = WatchedRun("run", tmp_path, "megatron", tokenizer=tmp_path / "tokenizer")
+    s = RunScanner(run, QUIET_S, TIMEOUT_S, None)
+    ck.write(tmp_path, ck.megatron(100, random.Random(1)))
+    publish(s, 0.0)
+    [message] = publish(s, 2.0)
+    assert message.format == ev.CHECKPOINT_FORMAT_MEGATRON
+    assert message.tokenizer_uri == str(tmp_path / "tokenizer")

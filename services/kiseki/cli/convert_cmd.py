@@ -1,0 +1,33 @@
+"""`kiseki convert SRC DST --format F --tokenizer DIR`: one conversion by hand, the same one the
+orchestrator runs before serving a Megatron-LM / DeepSpeed checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from kiseki.cli import CommandError, command_parser
+from kiseki.conversion.formats import FORMAT_NAMES
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = command_parser(subparsers, "convert")
+    parser.add_argument("source", type=Path, help="the checkpoint directory (iter_N, global_stepN)")
+    parser.add_argument("destination", type=Path, help="the HuggingFace checkpoint to write")
+    parser.add_argument("--format", required=True, choices=sorted(FORMAT_NAMES))
+    parser.add_argument("--tokenizer", type=Path, help="the run's tokenizer directory")
+    parser.set_defaults(func=convert)
+
+
+def convert(args: argparse.Namespace) -> int:
+    from kiseki.conversion.hf_writer import ConversionError
+    from kiseki.conversion.registry import convert as run
+
+    if args.destination.exists():
+        raise CommandError(f"{args.destination} exists already")
+    try:
+        run(args.source, args.destination, FORMAT_NAMES[args.format], args.tokenizer)
+    except ConversionError as error:
+        raise CommandError(f"conversion failed: {error}") from None
+    print(args.destination)
+    return 0

@@ -1,0 +1,51 @@
+"""The frameworks' own checkpoints (tools/frameworks/write_fixtures.py in .venv-frameworks),
+written once per version of the writers and cached under KISEKI_CACHE, so CI on a fresh clone
+of the same machine does not pay the ~2 minutes again."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+WRITERS = REPO / "tools" / "frameworks"
+FRAMEWORKS_PYTHON = REPO / ".venv-frameworks" / "bin" / "python"
+# What the fixtures depend on: the writers, their lock and the tiny models' builders.
+INPUTS = (
+    *sorted(WRITERS.glob("*.py")),
+    WRITERS / "requirements.lock",
+    REPO / "tools" / "tinygpt" / "model.py",
+)
+
+
+def _key() -> str:
+    digest = hashlib.sha256()
+    for path in INPUTS:
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def framework_fixtures() -> Path:
+    """The fixtures' directory; written into a temporary sibling and renamed when whole."""
+    cache = Path(os.environ.get("KISEKI_CACHE", Path.home() / ".cache" / "kiseki"))
+    done = cache / "fixtures" / f"frameworks-{_key()}"
+    if done.is_dir():
+        return done
+    if not FRAMEWORKS_PYTHON.exists():
+        raise RuntimeError(f"{FRAMEWORKS_PYTHON} is missing: `make setup` builds it (Python 3.12)")
+    partial = done.with_name(f"{done.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tools")}
+    command = [str(FRAMEWORKS_PYTHON), str(WRITERS / "write_fixtures.py"), str(partial)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise RuntimeError(f"write_fixtures.py failed:\n{result.stderr[-6000:]}")
+    try:
+        partial.rename(done)
+    except OSError:  # another session finished first: its copy is as good
+        shutil.rmtree(partial, ignore_errors=True)
+    return done
