@@ -25,6 +25,7 @@ from kiseki.report.plots import trajectory_plot  # noqa: E402
 from kiseki.report.queries import trajectory  # noqa: E402
 from kiseki.stack.progress import checkpoint_states, describe  # noqa: E402
 from kiseki.stack.stack import LocalStack, StackSettings, WatchedDir  # noqa: E402
+from kiseki.stack.workdir import DEFAULT_WORKDIR  # noqa: E402
 from tinygpt.corpus import demo_corpus  # noqa: E402
 from tinygpt.train import TrainConfig, log_spaced_steps, train  # noqa: E402
 
@@ -32,6 +33,9 @@ RUN = "tiny-gpt"
 # The e2e test runs a shorter demo in its own directory.
 LAST_STEP = int(os.environ.get("KISEKI_DEMO_LAST_STEP", "1000"))
 WORKDIR = Path(os.environ.get("KISEKI_DEMO_WORKDIR", REPO / ".artifacts" / "demo"))
+# The stack keeps its state where `kiseki up` does, so every query command works afterwards
+# without --store (unless the demo is told to work elsewhere).
+STACK = WORKDIR / "stack" if "KISEKI_DEMO_WORKDIR" in os.environ else REPO / DEFAULT_WORKDIR
 BATCH, SEQ_LEN = 16, 128
 MA_WINDOW = 5
 POLICY = {
@@ -83,12 +87,28 @@ def report(store_url: str, plots: Path) -> None:
         print(f"plot: {path}")
 
 
+def _next_commands() -> str:
+    where = STACK.relative_to(REPO) if STACK.is_relative_to(REPO) else STACK
+    commands = [
+        "runs",
+        f"trajectory {RUN} --wide --ma {MA_WINDOW}",
+        f"following {RUN} --category MC --summary",
+        f"regressions {RUN}",
+        f"noise {RUN}",
+        f"compare {RUN} --emergence --ma {MA_WINDOW}",
+        f'sql "SELECT * FROM onsets(window={MA_WINDOW}, margin=0.05)"',
+    ]
+    lines = "\n".join(f"  tools/kiseki {command}" for command in commands)
+    return f"\ntry next (they read the store the demo left in {where}):\n{lines}"
+
+
 def main() -> int:
     shutil.rmtree(WORKDIR, ignore_errors=True)
+    shutil.rmtree(STACK, ignore_errors=True)
     run_dir = WORKDIR / "run"
     run_dir.mkdir(parents=True)
     settings = StackSettings(
-        workdir=WORKDIR / "stack",
+        workdir=STACK,
         runs=[WatchedDir(RUN, run_dir, BATCH * SEQ_LEN)],
         policy=POLICY,
         datasets_dir=REPO / "datasets" / "synthetic",
@@ -111,6 +131,7 @@ def main() -> int:
         stack.stop()
     print(f"all checkpoints evaluated in {time.monotonic() - started:.0f} s; reading the store")
     report(stack.store_url, WORKDIR / "plots")
+    print(_next_commands())
     return 0
 
 

@@ -3,6 +3,7 @@
 printed, plots written, majority baselines stored."""
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,16 @@ def test_demo_evaluates_every_checkpoint_once(tmp_path: Path) -> None:
         "shapes-loglikelihood.png",
     ]
     assert all(p.stat().st_size > 10_000 for p in plots)
+    # The commands it suggests work on the store it left (here told where it is).
+    suggested = result.stdout.split("try next", 1)[1].splitlines()[1:]
+    assert len(suggested) >= 5
+    for line in suggested:
+        argv = [*shlex.split(line.strip()), "--store", f"chdb:{tmp_path / 'stack' / 'store'}"]
+        done = subprocess.run(
+            [str(REPO / argv[0]), *argv[1:]], capture_output=True, text=True, timeout=120
+        )
+        nothing_found = done.returncode == 2 and "no significant drop" in done.stderr
+        assert done.returncode == 0 or nothing_found, (line, done.stderr)
     store = open_store(f"chdb:{tmp_path / 'stack' / 'store'}")
     try:
         [counts] = store.query(
