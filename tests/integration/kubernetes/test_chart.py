@@ -104,7 +104,17 @@ def test_rendered_services_are_hardened_and_probed(variant: str) -> None:
 def test_configmap_holds_runs_and_policy_the_services_accept(variant: str, tmp_path: Path) -> None:
     (config,) = _by_kind(render(*VARIANTS[variant]), "ConfigMap")[:1]
     runs = tmp_path / "runs.json"
-    runs.write_text(config["data"]["runs.json"])
+    rendered = json.loads(config["data"]["runs.json"])
+    # A run's tokenizer directory is read at load; it lives on the cluster's volume, so the
+    # test stands one in for it (the rendered path itself is checked to be there).
+    tokenizer = tmp_path / "tokenizer"
+    tokenizer.mkdir()
+    (tokenizer / "tokenizer.json").write_text("{}")
+    for watched in rendered:
+        if "tokenizer" in watched:
+            assert watched["tokenizer"].startswith("/checkpoints/")
+            watched["tokenizer"] = str(tokenizer)
+    runs.write_text(json.dumps(rendered))
     assert parse_runs(json.loads(runs.read_text()), runs)
     policy = tmp_path / "policy.json"
     policy.write_text(config["data"]["policy.json"])

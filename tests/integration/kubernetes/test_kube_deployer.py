@@ -271,7 +271,9 @@ async def test_trtllm_engine_build_job_gates_the_deployment(
         custom.patch_namespaced_custom_object_status(
             GROUP, VERSION, namespace, PLURAL, object_name(SERVED), {"status": ready}
         )
-        assert await asyncio.wait_for(task, timeout=30) == Endpoint(triton.grpc_address, "ensemble")
+        # The endpoint says what serves it: the engine, at the dtype it was built in.
+        expected = Endpoint(triton.grpc_address, "ensemble", "trtllm", "bfloat16")
+        assert await asyncio.wait_for(task, timeout=30) == expected
         await deployer.teardown(SERVED)
         await poll_until_async(
             lambda: _gone(lambda: batch.read_namespaced_job(job.metadata.name, namespace))
