@@ -61,6 +61,13 @@ class OrchestratorConfig:
         "local",
         doc="'local' (one tritonserver process here) or 'kubernetes' (one service per checkpoint)",
     )
+    serving_backend: str = setting(
+        "KISEKI_SERVING_BACKEND",
+        "hf",
+        doc="local mode: what scores in each checkpoint's Triton model, 'hf' (kiseki's HF"
+        " scorer) or 'vllm' (vLLM's engine, prefix caching; 1,024 four-shot prompts on a 4x256"
+        " GPT-2 here: ~65-71 samples/s on hf, see tools/bench/vllm_serving.py for vllm)",
+    )
 
 
 SERVING_MODES = ("deployment", "kserve")
