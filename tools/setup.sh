@@ -179,6 +179,25 @@ install_frameworks_venv() {
   fi
 }
 
+# vLLM's environment, apart from the services' (torch, transformers, fastapi, setuptools and
+# numpy pins conflict): the Triton model in services/kiseki/serving/vllm_model runs in it
+# (EXECUTION_ENV_PATH). Keyed by tools/vllm/requirements.lock; 6.3 GB, ~5 min on first build.
+install_vllm_venv() {
+  local key venv
+  key=$( (cat "$repo/tools/vllm/requirements.lock"; "$python" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)
+  venv="$cache/venvs/vllm-$key"
+  if [ ! -f "$venv/.complete" ]; then
+    say "creating vLLM's virtual environment $venv (from tools/vllm/requirements.lock; ~5 min)"
+    rm -rf "$venv"
+    "$uv" venv -q --python "$python" "$venv"
+    VIRTUAL_ENV="$venv" "$uv" pip sync -q "$repo/tools/vllm/requirements.lock"
+    touch "$venv/.complete"
+  fi
+  if [ "$(readlink "$repo/.venv-vllm" 2>/dev/null)" != "$venv" ]; then
+    ln -sfn "$venv" "$repo/.venv-vllm"
+  fi
+}
+
 need "$python" "the project runs on Python 3.11"
 need unzip "wheels are unpacked with it"
 install_uv
@@ -186,10 +205,12 @@ install_venv
 install_tansu
 install_triton
 install_kafka
-install_frameworks_venv
-# The Kubernetes tools serve the tests only (`make test` passes --kube): `make demo` on a fresh
-# machine does not wait for their Go builds.
+# The Kubernetes tools and the conversion and vLLM environments serve the tests only (`make
+# test` passes --kube): `make demo` on a fresh machine does not wait for their Go builds or
+# their ~11 GB of wheels.
 if [ "${1:-}" = "--kube" ]; then
   install_kube
   install_helm
+  install_frameworks_venv
+  install_vllm_venv
 fi

@@ -61,3 +61,9 @@ def require(path: Path, what: str) -> Path:
 def python_env_dir() -> Path:
     """The virtual environment the Triton Python backend stub should import packages from."""
     return Path(sys.prefix)
+
+
+def vllm_env_dir() -> Path:
+    """vLLM's virtual environment (`make setup` links it as .venv-vllm), resolved: the stub
+    is told the directory itself."""
+    return Path(os.environ.get("KISEKI_VLLM_ENV", REPO / ".venv-vllm")).resolve()

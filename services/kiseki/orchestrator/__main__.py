@@ -18,6 +18,7 @@ from kiseki.orchestrator.loop import Orchestrator
 from kiseki.orchestrator.policy_file import load_policies
 from kiseki.orchestrator.roots import CheckpointRoots
 from kiseki.serving.endpoints import LocalEndpointManager
+from kiseki.serving.repository import BACKENDS, ServingOptions
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import control_pb2_grpc
 
@@ -26,7 +27,13 @@ def make_deployer(config: OrchestratorConfig) -> Deployer:
     """The deployer KISEKI_DEPLOYER names. A Kubernetes one uses the pod's ServiceAccount, or
     the kubeconfig (KUBECONFIG) when the orchestrator runs outside the cluster."""
     if config.deployer == "local":
-        return LocalTritonDeployer(LocalEndpointManager(config.workdir))
+        if config.serving_backend not in BACKENDS:
+            raise ConfigError(
+                f"KISEKI_SERVING_BACKEND={config.serving_backend!r} must be one of"
+                f" {sorted(BACKENDS)}"
+            )
+        options = ServingOptions(backend=config.serving_backend)
+        return LocalTritonDeployer(LocalEndpointManager(config.workdir, options))
     if config.deployer != "kubernetes":
         raise ConfigError(f"KISEKI_DEPLOYER={config.deployer!r} must be local or kubernetes")
     # Imported here so the local stack does not load the Kubernetes and KServe clients.

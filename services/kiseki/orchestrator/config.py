@@ -87,6 +87,13 @@ class OrchestratorConfig:
         unit="seconds",
         doc="a conversion is read, rewritten and saved once: ~10 min for 13B on local disk",
     )
+    serving_backend: str = setting(
+        "KISEKI_SERVING_BACKEND",
+        "hf",
+        doc="local mode: what scores in each checkpoint's Triton model, 'hf' (kiseki's HF"
+        " scorer) or 'vllm' (vLLM's engine, prefix caching; 1,024 four-shot prompts on a 4x256"
+        " GPT-2 here: ~65-71 samples/s on hf, see tools/bench/vllm_serving.py for vllm)",
+    )
 
 
 SERVING_MODES = ("deployment", "kserve")

@@ -52,7 +52,7 @@ async def _server_live(client: triton_aio.InferenceServerClient) -> bool:
 class Endpoint:
     address: str
     model_name: str
-    backend: str = "hf"  # what serves it: kiseki's HuggingFace model, or "trtllm"
+    backend: str = "hf"  # what serves it: kiseki's HF model, its vLLM model, or "trtllm"
     dtype: str = "float32"
 
 
@@ -193,12 +193,15 @@ class LocalEndpointManager:
                 log.warning("tritonserver unavailable; retrying", extra={"error": str(error)})
                 await asyncio.sleep(1.0)
 
+    def _endpoint(self, server: LocalTriton, name: str) -> Endpoint:
+        return Endpoint(server.grpc_address, name, self.options.backend, self.options.dtype)
+
     async def load(self, name: str, checkpoint: Path) -> Endpoint:
         """Serve `checkpoint` as model `name`; return when Triton reports it ready."""
         async with self._locks.setdefault(name, asyncio.Lock()):
             if self._loaded.get(name) == checkpoint:
                 server = await self._ensure_server()
-                return Endpoint(server.grpc_address, name, dtype=self.options.dtype)
+                return self._endpoint(server, name)
 
             async def attempt(server: LocalTriton) -> None:
                 write_model(self.repository, name, checkpoint, self.options)
@@ -210,7 +213,7 @@ class LocalEndpointManager:
                 shutil.rmtree(self.repository / name, ignore_errors=True)
                 raise
             self._loaded[name] = checkpoint
-            return Endpoint(server.grpc_address, name, dtype=self.options.dtype)
+            return self._endpoint(server, name)
 
     async def unload(self, name: str) -> None:
         """Unload `name` and wait until Triton no longer serves it."""

@@ -1,4 +1,9 @@
-"""Writes the Triton model directory that serves one HuggingFace checkpoint."""
+"""Writes the Triton model directory that serves one HuggingFace checkpoint.
+
+Both backends run the same Triton model file and tensors; `backend` picks its scorer: "hf"
+(kiseki's HFScorer, in the services' environment) or "vllm" (vLLM's engine, in vLLM's own
+environment, named to the stub by EXECUTION_ENV_PATH).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from pathlib import Path
 
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
+
+from kiseki.local.paths import vllm_env_dir
 
 MODEL_FILE = Path(__file__).resolve().parent / "triton_model" / "model.py"
 SERVICES_PATH = Path(__file__).resolve().parents[2]
@@ -26,6 +33,30 @@ class ServingOptions:
     default_max_new_tokens: int = 32
     # KIND_GPU instances on a machine with a GPU; the model then runs with device "auto".
     gpu: bool = False
+    backend: str = "hf"
+    # vLLM's compute cores (VLLM_CPU_OMP_THREADS_BIND, e.g. "0-1"); empty: its one thread.
+    # 1,024 four-shot prompts, 4x256 GPT-2: 263 samples/s on one thread, 414-420 on two.
+    vllm_threads_bind: str = ""
+    # vLLM's KV cache in bytes: 1 GiB holds 524,288 tokens of a 2x128 GPT-2.
+    vllm_kv_cache_bytes: int = 2**30
+
+
+def _hf_parameters(options: ServingOptions) -> dict[str, str]:
+    return {"device": options.device, "max_items_per_forward": str(options.max_items_per_forward)}
+
+
+def _vllm_parameters(options: ServingOptions) -> dict[str, str]:
+    """vLLM schedules a whole request batch itself: one engine call per batch, not chunks."""
+    return {
+        "max_items_per_forward": str(options.max_batch_size),
+        "vllm_max_num_seqs": str(options.max_batch_size),
+        "vllm_threads_bind": options.vllm_threads_bind,
+        "vllm_kv_cache_bytes": str(options.vllm_kv_cache_bytes),
+        "EXECUTION_ENV_PATH": str(vllm_env_dir()),
+    }
+
+
+BACKENDS = {"hf": _hf_parameters, "vllm": _vllm_parameters}
 
 
 def _tensor(name: str, dtype: int, optional: bool = False) -> mc.ModelInput:
@@ -33,6 +64,8 @@ def _tensor(name: str, dtype: int, optional: bool = False) -> mc.ModelInput:
 
 
 def model_config(name: str, checkpoint: Path, options: ServingOptions) -> mc.ModelConfig:
+    if options.backend not in BACKENDS:
+        raise ValueError(f"unknown serving backend {options.backend!r}; one of {sorted(BACKENDS)}")
     config = mc.ModelConfig(name=name, backend="python", max_batch_size=options.max_batch_size)
     config.input.extend(
         [
@@ -50,12 +83,12 @@ def model_config(name: str, checkpoint: Path, options: ServingOptions) -> mc.Mod
     kind = mc.ModelInstanceGroup.KIND_GPU if options.gpu else mc.ModelInstanceGroup.KIND_CPU
     config.instance_group.append(mc.ModelInstanceGroup(kind=kind, count=1))
     parameters = {
+        "scorer": options.backend,
         "checkpoint_path": str(checkpoint),
         "dtype": options.dtype,
-        "device": options.device,
-        "max_items_per_forward": str(options.max_items_per_forward),
         "default_max_new_tokens": str(options.default_max_new_tokens),
         "kiseki_services_path": str(SERVICES_PATH),
+        **BACKENDS[options.backend](options),
     }
     for key, value in parameters.items():
         config.parameters[key].string_value = value

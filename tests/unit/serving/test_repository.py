@@ -1,9 +1,11 @@
 from pathlib import Path
 
+import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from kiseki.serving.repository import ServingOptions, write_model
+from kiseki.local.paths import vllm_env_dir
+from kiseki.serving.repository import ServingOptions, model_config, write_model
 
 
 def test_model_directory_has_a_parseable_config_and_the_model(tmp_path: Path) -> None:
@@ -36,3 +38,15 @@ def test_rewriting_replaces_the_old_directory(tmp_path: Path) -> None:
     (tmp_path / "m" / "stale.txt").write_text("x")
     write_model(tmp_path, "m", Path("/b"), ServingOptions())
     assert not (tmp_path / "m" / "stale.txt").exists()
+
+
+def test_the_vllm_backend_runs_in_vllms_environment_on_whole_batches() -> None:
+    options = ServingOptions(backend="vllm", max_batch_size=128, vllm_threads_bind="0-1")
+    config = model_config("m", Path("/ck"), options)
+    parameters = {key: value.string_value for key, value in config.parameters.items()}
+    assert parameters["scorer"] == "vllm"
+    assert parameters["EXECUTION_ENV_PATH"] == str(vllm_env_dir())
+    assert parameters["max_items_per_forward"] == parameters["vllm_max_num_seqs"] == "128"
+    assert parameters["vllm_threads_bind"] == "0-1"
+    with pytest.raises(ValueError, match="unknown serving backend 'tgi'"):
+        model_config("m", Path("/ck"), ServingOptions(backend="tgi"))

@@ -4,8 +4,9 @@ One request carries many items (packing beats client concurrency). A request hol
 TEXT (+ optional MAX_NEW_TOKENS) → OUTPUT_TEXT, or CONTEXT + CONTINUATION → LOGPROB and
 IS_GREEDY. The items of every request in a dynamic batch are scored together, in forward
 chunks of at most max_items_per_forward, then handed back to their requests.
-Parameters: checkpoint_path, dtype, device, max_items_per_forward, default_max_new_tokens,
-kiseki_services_path (where the kiseki package is, when it is not installed).
+Parameters: scorer (a key of SCORERS), checkpoint_path, dtype, device, max_items_per_forward,
+default_max_new_tokens, kiseki_services_path (where the kiseki package is, when it is not
+installed), and the vLLM engine's vllm_threads_bind, vllm_kv_cache_bytes, vllm_max_num_seqs.
 """
 
 import json
@@ -28,19 +29,38 @@ def _bytes_tensor(name, texts):
     return pb_utils.Tensor(name, array)
 
 
+def _hf_scorer(params):
+    from kiseki.serving.hf_scoring import HFScorer
+
+    return HFScorer(
+        params["checkpoint_path"], params.get("dtype", "float32"), params.get("device", "auto")
+    )
+
+
+def _vllm_scorer(params):
+    from kiseki.serving.vllm_model.engine import EngineKnobs, VLLMScorer
+
+    knobs = EngineKnobs(
+        threads_bind=params.get("vllm_threads_bind", ""),
+        kv_cache_bytes=int(params.get("vllm_kv_cache_bytes", str(2**30))),
+        max_num_seqs=int(params.get("vllm_max_num_seqs", "256")),
+    )
+    return VLLMScorer(params["checkpoint_path"], params.get("dtype", "float32"), knobs)
+
+
+# Each scorer has generate(prompts, max_new_tokens) and loglikelihood(pairs).
+SCORERS = {"hf": _hf_scorer, "vllm": _vllm_scorer}
+
+
 class TritonPythonModel:
     def initialize(self, args):
         config = json.loads(args["model_config"])
         params = {k: v["string_value"] for k, v in config.get("parameters", {}).items()}
         if params.get("kiseki_services_path"):
             sys.path.insert(0, params["kiseki_services_path"])
-        from kiseki.serving.hf_scoring import HFScorer
-
         self.chunk = int(params.get("max_items_per_forward", "64"))
         self.default_max_new_tokens = int(params.get("default_max_new_tokens", "32"))
-        self.scorer = HFScorer(
-            params["checkpoint_path"], params.get("dtype", "float32"), params.get("device", "auto")
-        )
+        self.scorer = SCORERS[params.get("scorer", "hf")](params)
 
     def _max_new_tokens(self, request):
         budget = pb_utils.get_input_tensor_by_name(request, "MAX_NEW_TOKENS")
