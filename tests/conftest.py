@@ -20,6 +20,7 @@ from kiseki.local.brokers import LocalBroker, start_apache_kafka, start_tansu
 from kiseki.local.clickhouse import LocalClickHouse, start_clickhouse
 from kiseki.local.triton import LocalTriton, start_triton
 from support.clickhouse import CLICKHOUSE_USERS
+from support.corpus import TINY_CORPUS
 
 REPO = Path(__file__).resolve().parent.parent
 LOGS = REPO / ".artifacts" / "test-logs"
@@ -84,15 +85,6 @@ def tiny_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path
     out = tmp_path_factory.mktemp("tiny-gpt")
     paths = train(TINY_CORPUS, TrainConfig(out_dir=out, checkpoint_steps=(0, 60)))
     return {int(p.name.split("-")[1]): p for p in paths}
-
-
-TINY_CORPUS = [f"問題: {a} + {b} = ?\n答え: {a + b}\n\n" for a in range(20) for b in range(20)] + [
-    "吾輩は猫である。名前はまだ無い。\n\n",
-    "The quick brown fox jumps over the lazy dog.\n\n",
-] * 20
-
-
-# A password user besides the passwordless `default` (see kiseki.local.clickhouse).
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from kiseki.serving.client import ScoringClient
 from kiseki.serving.endpoints import Endpoint, LocalEndpointManager
 from kiseki.serving.repository import ServingOptions
 from kiseki.v1 import events_pb2 as ev
+from support.corpus import TINY_CORPUS
 from support.runner import DATASETS
 
 SUITES = ("synth_arith", "synth_mc", "synth_mt", "synth_ner", "synth_nli", "synth_qa")
@@ -40,8 +41,6 @@ def _suite_items() -> tuple[list[tuple[str, int]], list[tuple[str, str]]]:
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import TINY_CORPUS
-
     from tinygpt.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("gpt-2x128")
