@@ -6,6 +6,8 @@ settings' digest, and the combinations that will be skipped or fail (exit 2 when
 from __future__ import annotations
 
 import argparse
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,9 @@ from kiseki.cli.store_access import FORMATS, emit
 from kiseki.core.scoring_modes import SCORING_MODES, scoring_mode_name
 from kiseki.evaluation.datasets import DatasetError
 from kiseki.evaluation.metrics import MetricUnavailable
-from kiseki.evaluation.pipeline import load_task
+from kiseki.evaluation.pipeline import Task, load_task
 from kiseki.evaluation.prompts import TemplateError
+from kiseki.evaluation.settings import EvalSettings
 from kiseki.orchestrator.policy import PolicyBook, PolicyError, RunPolicy
 from kiseki.orchestrator.policy_file import load_policies
 
@@ -32,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     check.set_defaults(func=run)
 
 
-def _status(policy: RunPolicy, dataset: str, mode: str, datasets: Path | None) -> dict[str, Any]:
+Loader = Callable[[str, EvalSettings], Task]
+
+
+def _status(policy: RunPolicy, dataset: str, mode: str, load: Loader | None) -> dict[str, Any]:
     settings = policy.settings_for(dataset)
     row: dict[str, Any] = {
         "dataset": dataset,
@@ -46,10 +52,10 @@ def _status(policy: RunPolicy, dataset: str, mode: str, datasets: Path | None) -
         "digest": settings.digest(),
         "status": "ok",
     }
-    if datasets is None:
+    if load is None:
         return row
     try:
-        task = load_task(datasets, dataset, settings)
+        task = load(dataset, settings)
         if task.samples:
             task.prompt(task.samples[0])  # a custom template's fields are checked here
     except (DatasetError, MetricUnavailable, TemplateError) as error:
@@ -64,8 +70,10 @@ def _status(policy: RunPolicy, dataset: str, mode: str, datasets: Path | None) -
 def plan_rows(book: PolicyBook, datasets: Path | None) -> list[dict[str, Any]]:
     """One row per run (or "*"), dataset and scoring mode the policy asks for."""
     runs = [*book.policies.items(), *([("*", book.defaults)] if book.defaults else [])]
+    # Each dataset's files are read once, whatever the modes and runs that share its settings.
+    load = None if datasets is None else functools.cache(functools.partial(load_task, datasets))
     return [
-        {"run": run_id} | _status(policy, dataset, scoring_mode_name(mode), datasets)
+        {"run": run_id} | _status(policy, dataset, scoring_mode_name(mode), load)
         for run_id, policy in runs
         for dataset in policy.suites
         for mode in policy.scoring_modes

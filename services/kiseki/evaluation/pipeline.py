@@ -109,12 +109,17 @@ class Task:
     def score_gold(self, logprob: float, sample: Sample) -> dict[str, float]:
         return gold_scores(logprob, sample.output)
 
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The labels log-likelihood scores (NoChoices for a dataset without any)."""
+        return dataset_choices(self.dataset)
+
     def choice_requests(self, prompt: str) -> list[tuple[str, str]]:
-        return choice_requests(prompt, dataset_choices(self.dataset))
+        return choice_requests(prompt, self.choices)
 
     def score_choices(self, logprobs: Sequence[float], gold: str) -> tuple[str, dict[str, float]]:
         """The chosen label and acc / acc_norm of one sample from its per-label log-probs."""
-        labels = dataset_choices(self.dataset)
+        labels = self.choices
         return chosen_label(logprobs, labels), choice_scores(logprobs, labels, gold)
 
 

@@ -112,10 +112,15 @@ async def _generate(
     return task.generation_scores(scored, [r.gold for r in results])
 
 
+def _means(results: Sequence[ev.SampleResult], names: Sequence[str]) -> dict[str, float]:
+    """The dataset score of per-sample metrics that average (every one but generation's)."""
+    return {name: sum(r.metrics[name] for r in results) / max(1, len(results)) for name in names}
+
+
 async def _loglikelihood(
     task: Task, results: list[ev.SampleResult], client: ScoringClient, emit: Emit
 ) -> dict[str, float]:
-    width = len(task.choice_requests(""))
+    width = len(task.choices)
     started, prefix = (
         time.monotonic(),
         ReadySamples[Continuation](len(results) * width, width),
@@ -136,10 +141,7 @@ async def _loglikelihood(
 
     requests = [pair for r in results for pair in task.choice_requests(r.prompt)]
     await client.loglikelihood(requests, arrived)
-    return {
-        name: sum(r.metrics[name] for r in results) / max(1, len(results))
-        for name in ("acc", "acc_norm")
-    }
+    return _means(results, ("acc", "acc_norm"))
 
 
 async def _gold(
@@ -164,8 +166,7 @@ async def _gold(
 
     requests = [task.gold_request(r.prompt, s) for r, s in zip(results, samples, strict=True)]
     await client.loglikelihood(requests, arrived)
-    names = ("gold_logprob", "bits_per_byte", "byte_likelihood")
-    return {name: sum(r.metrics[name] for r in results) / max(1, len(results)) for name in names}
+    return _means(results, ("gold_logprob", "bits_per_byte", "byte_likelihood"))
 
 
 def in_order(emit: Emit) -> Emit:
