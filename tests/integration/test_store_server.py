@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from kiseki.core.store import Store, StoreUnavailable, open_store
-from kiseki.core.store.base import DatabaseMissing, StoreAuthenticationFailed
+from kiseki.core.store.base import DatabaseMissing, StoreAuthenticationFailed, StoreError
+from kiseki.core.store.schema import apply_schema
 from kiseki.local.clickhouse import LocalClickHouse
 from kiseki.local.process import free_port
 from support.clickhouse import CLICKHOUSE_USERS
@@ -34,6 +35,26 @@ def test_a_missing_database_is_named_when_creation_is_off(clickhouse: LocalClick
     database = _fresh_database()
     with pytest.raises(DatabaseMissing, match=f"no database '{database}'.*CREATE_DATABASE"):
         open_store(clickhouse.url(database), create_database=False)
+
+
+@pytest.mark.parametrize("database", ["b", "s", "t", "m", "f"])
+def test_a_database_named_like_a_view_alias_gets_every_view(
+    clickhouse: LocalClickHouse, database: str
+) -> None:
+    store = open_store(clickhouse.url(database))
+    try:
+        apply_schema(store)
+        assert store.query("SELECT count() AS n FROM category_scores") == [{"n": 0}]
+    finally:
+        store.command(f"DROP DATABASE {database}")
+        store.close()
+
+
+def test_a_database_named_like_the_views_own_aliases_is_refused_by_name(
+    clickhouse: LocalClickHouse,
+) -> None:
+    with pytest.raises(StoreError, match="may not be named '_s', an alias kiseki's views use"):
+        open_store(clickhouse.url("_s"))
 
 
 def test_a_wrong_password_is_not_a_reachability_problem(clickhouse: LocalClickHouse) -> None:

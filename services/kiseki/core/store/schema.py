@@ -8,6 +8,8 @@ on a ClickHouse server; the tables here are the current version's (see migration
 
 from __future__ import annotations
 
+import re
+
 from kiseki.core.store.base import Store
 from kiseki.core.store.migrations import (
     PROVENANCE_COLUMNS,
@@ -117,23 +119,23 @@ ANALYTICS_VIEWS = (
     GROUP BY run_id, checkpoint_id, step, dataset, scoring_mode, metric""",
     # Score per (run, checkpoint, dataset, mode, metric) with training tokens as the x axis.
     """CREATE OR REPLACE VIEW scores AS
-    SELECT s.run_id AS run_id, s.checkpoint_id AS checkpoint_id, s.step AS step,
-           t.tokens_seen AS tokens_seen, s.dataset AS dataset, s.scoring_mode AS scoring_mode,
-           s.metric AS metric, s.score AS score, s.samples AS samples
-    FROM job_scores AS s
-    LEFT JOIN checkpoint_tokens AS t ON t.checkpoint_id = s.checkpoint_id""",
+    SELECT _s.run_id AS run_id, _s.checkpoint_id AS checkpoint_id, _s.step AS step,
+           _t.tokens_seen AS tokens_seen, _s.dataset AS dataset, _s.scoring_mode AS scoring_mode,
+           _s.metric AS metric, _s.score AS score, _s.samples AS samples
+    FROM job_scores AS _s
+    LEFT JOIN checkpoint_tokens AS _t ON _t.checkpoint_id = _s.checkpoint_id""",
     """CREATE OR REPLACE VIEW category_members AS
     SELECT dataset, argMax(category, updated_at) AS category, argMax(metric, updated_at) AS metric
     FROM categories GROUP BY dataset""",
     # A category is the mean of its datasets present at a checkpoint; AVG the mean of those.
     """CREATE OR REPLACE VIEW category_scores AS
     WITH per_category AS (
-        SELECT s.run_id AS run_id, s.checkpoint_id AS checkpoint_id, s.step AS step,
-               any(s.tokens_seen) AS tokens_seen, s.scoring_mode AS scoring_mode,
-               m.category AS category, avg(s.score) AS score, count() AS parts
-        FROM scores AS s INNER JOIN category_members AS m ON m.dataset = s.dataset
-        WHERE s.metric = multiIf(s.scoring_mode = 'loglikelihood', 'acc',
-                                 s.scoring_mode = 'gold', 'byte_likelihood', m.metric)
+        SELECT _s.run_id AS run_id, _s.checkpoint_id AS checkpoint_id, _s.step AS step,
+               any(_s.tokens_seen) AS tokens_seen, _s.scoring_mode AS scoring_mode,
+               _m.category AS category, avg(_s.score) AS score, count() AS parts
+        FROM scores AS _s INNER JOIN category_members AS _m ON _m.dataset = _s.dataset
+        WHERE _s.metric = multiIf(_s.scoring_mode = 'loglikelihood', 'acc',
+                                 _s.scoring_mode = 'gold', 'byte_likelihood', _m.metric)
         GROUP BY run_id, checkpoint_id, step, scoring_mode, category
     )
     SELECT * FROM per_category
@@ -151,18 +153,18 @@ ANALYTICS_VIEWS = (
     # baseline averages the same ones (log-likelihood often scores only the labelled ones).
     """CREATE OR REPLACE VIEW category_baselines AS
     WITH per_category AS (
-        SELECT b.run_id AS run_id, m.category AS category, avg(b.score) AS baseline,
+        SELECT _b.run_id AS run_id, _m.category AS category, avg(_b.score) AS baseline,
                count() AS parts
-        FROM baselines AS b FINAL INNER JOIN category_members AS m ON m.dataset = b.dataset
+        FROM baselines AS _b FINAL INNER JOIN category_members AS _m ON _m.dataset = _b.dataset
         GROUP BY run_id, category
     ),
     scored AS (
-        SELECT p.run_id AS run_id, s.scoring_mode AS scoring_mode, p.category AS category,
-               p.baseline AS baseline, p.parts AS parts
-        FROM per_category AS p
+        SELECT _p.run_id AS run_id, _s.scoring_mode AS scoring_mode, _p.category AS category,
+               _p.baseline AS baseline, _p.parts AS parts
+        FROM per_category AS _p
         INNER JOIN (SELECT DISTINCT run_id, scoring_mode, category FROM category_scores
-                    WHERE scoring_mode != 'gold') AS s
-            ON s.run_id = p.run_id AND s.category = p.category
+                    WHERE scoring_mode != 'gold') AS _s
+            ON _s.run_id = _p.run_id AND _s.category = _p.category
     )
     SELECT * FROM scored
     UNION ALL
@@ -170,18 +172,18 @@ ANALYTICS_VIEWS = (
     GROUP BY run_id, scoring_mode""",
     # Share of generated answers in the expected form (label, number, non-empty).
     """CREATE OR REPLACE VIEW format_following AS
-    SELECT f.run_id AS run_id, f.checkpoint_id AS checkpoint_id, f.step AS step,
-           t.tokens_seen AS tokens_seen, f.dataset AS dataset, f.rate AS rate,
-           f.samples AS samples
+    SELECT _f.run_id AS run_id, _f.checkpoint_id AS checkpoint_id, _f.step AS step,
+           _t.tokens_seen AS tokens_seen, _f.dataset AS dataset, _f.rate AS rate,
+           _f.samples AS samples
     FROM (SELECT run_id, checkpoint_id, step, dataset, avg(format_followed) AS rate,
                  count() AS samples
           FROM sample_results FINAL WHERE scoring_mode = 'generate'
-          GROUP BY run_id, checkpoint_id, step, dataset) AS f
-    LEFT JOIN checkpoint_tokens AS t ON t.checkpoint_id = f.checkpoint_id""",
+          GROUP BY run_id, checkpoint_id, step, dataset) AS _f
+    LEFT JOIN checkpoint_tokens AS _t ON _t.checkpoint_id = _f.checkpoint_id""",
     """CREATE OR REPLACE VIEW category_format_following AS
-    SELECT f.run_id AS run_id, f.checkpoint_id AS checkpoint_id, f.step AS step,
-           any(f.tokens_seen) AS tokens_seen, m.category AS category, avg(f.rate) AS rate
-    FROM format_following AS f INNER JOIN category_members AS m ON m.dataset = f.dataset
+    SELECT _f.run_id AS run_id, _f.checkpoint_id AS checkpoint_id, _f.step AS step,
+           any(_f.tokens_seen) AS tokens_seen, _m.category AS category, avg(_f.rate) AS rate
+    FROM format_following AS _f INNER JOIN category_members AS _m ON _m.dataset = _f.dataset
     GROUP BY run_id, checkpoint_id, step, category""",
     # The first checkpoint after which the moving average stays above baseline + margin
     # (kiseki.evaluation.trajectory.onset is the same rule); NULL when it never does.
@@ -191,19 +193,25 @@ ANALYTICS_VIEWS = (
            if(countIf(stays_above) > 0, argMinIf(tokens_seen, step, stays_above), NULL)
                AS onset_tokens
     FROM (
-        SELECT t.run_id AS run_id, t.scoring_mode AS scoring_mode, t.category AS category,
-               t.step AS step, t.tokens_seen AS tokens_seen, b.baseline AS baseline,
-               min(t.score_ma) OVER (PARTITION BY t.run_id, t.scoring_mode, t.category
-                                     ORDER BY t.step DESC
+        SELECT _t.run_id AS run_id, _t.scoring_mode AS scoring_mode, _t.category AS category,
+               _t.step AS step, _t.tokens_seen AS tokens_seen, _b.baseline AS baseline,
+               min(_t.score_ma) OVER (PARTITION BY _t.run_id, _t.scoring_mode, _t.category
+                                     ORDER BY _t.step DESC
                                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-                   > b.baseline + {margin:Float64} AS stays_above
-        FROM category_trajectory(window = {window:UInt64}) AS t
-        LEFT JOIN category_baselines AS b
-            ON b.run_id = t.run_id AND b.scoring_mode = t.scoring_mode
-           AND b.category = t.category
+                   > _b.baseline + {margin:Float64} AS stays_above
+        FROM category_trajectory(window = {window:UInt64}) AS _t
+        LEFT JOIN category_baselines AS _b
+            ON _b.run_id = _t.run_id AND _b.scoring_mode = _t.scoring_mode
+           AND _b.category = _t.category
     )
     GROUP BY run_id, scoring_mode, category""",
 )
+
+
+# A server stores a view with each table qualified by the database (`db.scores`), and a
+# database named like a table alias would be read as that alias (`b.category_members`). So the
+# views' aliases start with an underscore, and open_server refuses a database named like one.
+VIEW_ALIASES = frozenset(re.findall(r"\bAS (_[a-z]+)\b", "\n".join((*VIEWS, *ANALYTICS_VIEWS))))
 
 
 def apply_schema(store: Store) -> None:

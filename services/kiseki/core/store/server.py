@@ -16,6 +16,7 @@ from kiseki.core.store.base import (
     StoreUnavailable,
 )
 from kiseki.core.store.client import ClientStore, translate
+from kiseki.core.store.schema import VIEW_ALIASES
 
 
 def _client(parts: SplitResult, password: str, database: str | None) -> Client:
@@ -45,6 +46,11 @@ def open_server(url: str, password: str = "", create_database: bool = True) -> C
     parts = urlsplit(url)
     where, user = f"ClickHouse at {parts.hostname}:{parts.port}", parts.username or "default"
     database = parts.path.strip("/") or "default"
+    if database in VIEW_ALIASES:
+        raise StoreError(
+            f"{where}: the database may not be named {database!r}, an alias kiseki's views use"
+            f" (the server would read the view's tables as that alias); choose another name"
+        )
     try:
         try:
             return ClientStore(_connect(parts, password, database))
