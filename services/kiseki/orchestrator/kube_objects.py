@@ -24,7 +24,7 @@ MANAGER = "kiseki-orchestrator"
 COMPONENT = "inference"
 RUN_LABEL, CHECKPOINT_LABEL = "kiseki.dev/run-id", "kiseki.dev/checkpoint-id"
 KSERVE_SERVICE_PORT = 80
-TRTLLM_MODELS = ("ensemble", "loglikelihood")
+TRTLLM_MODELS = ("kiseki", "tensorrt_llm", "loglikelihood")
 _NAME_UNSAFE = re.compile(r"[^a-z0-9-]+")
 
 

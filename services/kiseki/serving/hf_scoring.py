@@ -20,7 +20,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from kiseki.serving.results import STOP_TEXT, Continuation
+from kiseki.serving.results import STOP_TEXT, Continuation, encode_pair, first_answer
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 # Tokens of generated text each step decodes, so the check stays flat as the output grows
@@ -106,25 +106,16 @@ class HFScorer:
         )
         new_tokens = output[:, width:]
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-        return [text.split(STOP_TEXT, 1)[0] for text in texts]
+        return [first_answer(text) for text in texts]
 
     def _encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        """Context and continuation tokenised apart, so the continuation is never empty or
-        swallowed by a merge across the boundary; an empty context starts from EOS."""
-        context_ids = self.tokenizer.encode(context, add_special_tokens=False)
-        continuation_ids = self.tokenizer.encode(continuation, add_special_tokens=False)
-        if not continuation_ids:
-            raise ValueError(f"empty continuation for context {context[-40:]!r}")
-        context_ids = context_ids or [int(self.tokenizer.eos_token_id or 0)]
-        if self.max_positions is not None:
-            room = self.max_positions - len(continuation_ids)
-            if room < 1:
-                raise ValueError(
-                    f"continuation of {len(continuation_ids)} tokens does not fit the model's"
-                    f" {self.max_positions} positions"
-                )
-            context_ids = context_ids[-room:]
-        return context_ids, continuation_ids
+        return encode_pair(
+            lambda text: self.tokenizer.encode(text, add_special_tokens=False),
+            self.tokenizer.eos_token_id,
+            context,
+            continuation,
+            self.max_positions,
+        )
 
     def _padded(self, rows: Sequence[Sequence[int]], left: bool) -> tuple[Tensor, Tensor]:
         """Token ids and attention mask of `rows`, padded to the longest on one side."""

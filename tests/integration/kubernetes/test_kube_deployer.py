@@ -36,7 +36,7 @@ from support.polling import poll_until_async
 
 SERVED = "llmjp-s100"  # a checkpoint whose model the test's tritonserver serves
 UNSERVED = "llmjp-s200"  # one it does not
-MODELS = (SERVED, "ensemble", "loglikelihood")
+MODELS = (SERVED, "kiseki", "tensorrt_llm", "loglikelihood")
 
 
 def checkpoint(checkpoint_id: str) -> ev.CheckpointDiscovered:
@@ -272,7 +272,8 @@ async def test_trtllm_engine_build_job_gates_the_deployment(
             GROUP, VERSION, namespace, PLURAL, object_name(SERVED), {"status": ready}
         )
         # The endpoint says what serves it: the engine, at the dtype it was built in.
-        expected = Endpoint(triton.grpc_address, "ensemble", "trtllm", "bfloat16")
+        # The runners call the front model, which speaks kiseki's contract over the engine.
+        expected = Endpoint(triton.grpc_address, "kiseki", "trtllm", "bfloat16")
         assert await asyncio.wait_for(task, timeout=30) == expected
         await deployer.teardown(SERVED)
         await poll_until_async(

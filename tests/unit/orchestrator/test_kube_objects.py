@@ -102,7 +102,11 @@ def test_trtllm_repository_writer_gets_the_engine_of_its_checkpoint() -> None:
     )
     assert env["KISEKI_TRTLLM_TOKENIZER_DIR"] == CHECKPOINT.uri
     assert any(v.name == "engines" for v in pod.volumes)
-    assert objects.model_names(cfg, CHECKPOINT.checkpoint_id) == ("ensemble", "loglikelihood")
+    assert objects.model_names(cfg, CHECKPOINT.checkpoint_id) == (
+        "kiseki",
+        "tensorrt_llm",
+        "loglikelihood",
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,11 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from kiseki.core.config import load_config
 from kiseki.serving.trtllm.config import TrtllmConfig
-from kiseki.serving.trtllm.repository import copy_processing_models, write_repository
+from kiseki.serving.trtllm.repository import (
+    FRONT_MAX_ITEMS,
+    copy_processing_models,
+    write_repository,
+)
 
 ENV = {
     "KISEKI_TRTLLM_ENGINE_DIR": "/engines/run-s1000",
@@ -51,14 +55,20 @@ def _tensors(entries: object) -> dict[str, tuple[int, list[int]]]:
 def test_the_layout_is_inflight_batching_plus_the_scorer(tmp_path: Path) -> None:
     configs = _configs(tmp_path)
     assert sorted(configs) == [
-        "ensemble", "loglikelihood", "postprocessing", "preprocessing", "scorer", "tensorrt_llm",
+        "ensemble", "kiseki", "loglikelihood", "postprocessing", "preprocessing", "scorer",
+        "tensorrt_llm",
     ]  # fmt: skip
     assert all(config.name == name for name, config in configs.items())
     assert all((tmp_path / name / "1").is_dir() for name in configs)
     scorer_files = sorted(p.name for p in (tmp_path / "scorer" / "1").iterdir())
     assert scorer_files == ["kiseki_scoring.py", "model.py"]
     assert "from kiseki." not in (tmp_path / "scorer" / "1" / "kiseki_scoring.py").read_text()
-    assert {c.max_batch_size for c in configs.values()} == {32}
+    front_files = sorted(p.name for p in (tmp_path / "kiseki" / "1").iterdir())
+    assert front_files == ["kiseki_results.py", "model.py"]
+    assert "kiseki." not in (tmp_path / "kiseki" / "1" / "kiseki_results.py").read_text()
+    # The engine's models batch sequences; the front takes a runner's packed request whole.
+    assert {c.max_batch_size for n, c in configs.items() if n != "kiseki"} == {32}
+    assert configs["kiseki"].max_batch_size == FRONT_MAX_ITEMS
 
 
 def test_engine_model_takes_its_parameters_from_config(configs: dict[str, mc.ModelConfig]) -> None:

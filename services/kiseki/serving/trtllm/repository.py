@@ -26,24 +26,70 @@ from kiseki.serving.trtllm.tensors import (
     BOOL,
     FP32,
     INT32,
+    STRING,
     Tensor,
     add_inputs,
     add_outputs,
     add_step,
+    flag,
     on_cpu,
+    set_parameters,
 )
 
 _HERE = Path(__file__).resolve().parent
-SCORER_FILES = {
-    _HERE / "scorer" / "model.py": "model.py",
-    _HERE / "scoring.py": "kiseki_scoring.py",
+# Files kiseki owns in the repository, by model: kiseki is not installed in the image.
+OWN_FILES = {
+    "scorer": {
+        _HERE / "scorer" / "model.py": "model.py",
+        _HERE / "scoring.py": "kiseki_scoring.py",
+    },
+    "kiseki": {
+        _HERE / "front" / "model.py": "model.py",
+        _HERE.parent / "results.py": "kiseki_results.py",
+    },
 }
+# Items in one runner request, as kiseki's own Triton model takes them.
+FRONT_MAX_ITEMS = 256
 PROCESSING_MODELS = ("preprocessing", "postprocessing")
 # Where a TensorRT-LLM source tree keeps them (1.x layout, then the older backend repo's).
 PROCESSING_SOURCES = (
     "triton_backend/all_models/inflight_batcher_llm",
     "all_models/inflight_batcher_llm",
 )
+
+
+def front(cfg: TrtllmConfig) -> mc.ModelConfig:
+    """The model the runners call: kiseki's endpoint contract, served by the engine."""
+    config = mc.ModelConfig(name="kiseki", backend="python", max_batch_size=FRONT_MAX_ITEMS)
+    add_inputs(
+        config,
+        [
+            Tensor("TEXT", STRING, (1,), optional=True),
+            Tensor("MAX_NEW_TOKENS", INT32, (1,), optional=True),
+            Tensor("CONTEXT", STRING, (1,), optional=True),
+            Tensor("CONTINUATION", STRING, (1,), optional=True),
+        ],
+    )
+    add_outputs(
+        config,
+        [
+            Tensor("OUTPUT_TEXT", STRING, (1,)),
+            Tensor("LOGPROB", mc.TYPE_FP64, (1,)),
+            Tensor("IS_GREEDY", BOOL, (1,)),
+        ],
+    )
+    set_parameters(
+        config,
+        {
+            "tokenizer_dir": cfg.tokenizer_dir,
+            "add_special_tokens": flag(cfg.add_special_tokens),
+            "max_input_len": str(cfg.max_input_len),
+            "default_max_new_tokens": str(min(32, cfg.max_output_len)),
+            "decoupled": flag(cfg.decoupled),
+        },
+    )
+    on_cpu(config, 1)
+    return config
 
 
 def scorer(cfg: TrtllmConfig) -> mc.ModelConfig:
@@ -103,6 +149,7 @@ MODELS: tuple[Callable[[TrtllmConfig], mc.ModelConfig], ...] = (
     inflight_batching.ensemble,
     scorer,
     loglikelihood,
+    front,
 )
 
 
@@ -139,10 +186,11 @@ def write_repository(cfg: TrtllmConfig, out: Path, trtllm_source: Path | None = 
         path = out / name / "config.pbtxt"
         path.write_text(text_format.MessageToString(config))
         written.append(path)
-    for source, target_name in SCORER_FILES.items():
-        target = out / "scorer" / "1" / target_name
-        shutil.copyfile(source, target)
-        written.append(target)
+    for model, files in OWN_FILES.items():
+        for source, target_name in files.items():
+            target = out / model / "1" / target_name
+            shutil.copyfile(source, target)
+            written.append(target)
     if trtllm_source is not None:
         written += copy_processing_models(trtllm_source, out)
     return written

@@ -10,7 +10,7 @@ import locale
 import os
 from dataclasses import dataclass
 
-from kiseki.serving.results import STOP_TEXT, Continuation
+from kiseki.serving.results import STOP_TEXT, Continuation, encode_pair
 
 
 @dataclass(frozen=True)
@@ -80,16 +80,13 @@ class VLLMScorer:
         return [result.outputs[0].text for result in self._run(rows, params)]
 
     def _encode_pair(self, context, continuation):
-        """As HFScorer._encode_pair: apart, an empty context starts from EOS, left-truncated."""
-        context_ids = self.tokenizer.encode(context, add_special_tokens=False)
-        continuation_ids = self.tokenizer.encode(continuation, add_special_tokens=False)
-        if not continuation_ids:
-            raise ValueError(f"empty continuation for context {context[-40:]!r}")
-        context_ids = context_ids or [int(self.tokenizer.eos_token_id or 0)]
-        room = self.max_positions - len(continuation_ids)
-        if room < 1:
-            raise ValueError(f"continuation of {len(continuation_ids)} tokens does not fit")
-        return context_ids[-room:], continuation_ids
+        return encode_pair(
+            lambda text: self.tokenizer.encode(text, add_special_tokens=False),
+            self.tokenizer.eos_token_id,
+            context,
+            continuation,
+            self.max_positions,
+        )
 
     def loglikelihood(self, pairs):
         """Summed prompt log-prob of each continuation; greedy when every token ranks first."""
