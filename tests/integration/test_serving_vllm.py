@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+import torch
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
 from kiseki.evaluation.datasets import few_shot_examples, load_dataset
 from kiseki.evaluation.prompts import build_prompt
 from kiseki.runner.evaluate import TaskCache, score_job
 from kiseki.serving.client import ScoringClient
-from kiseki.serving.endpoints import Endpoint, LocalEndpointManager
+from kiseki.serving.endpoints import Endpoint, EndpointLoadError, LocalEndpointManager
 from kiseki.serving.repository import ServingOptions
 from kiseki.v1 import events_pb2 as ev
 from support.corpus import TINY_CORPUS
@@ -48,21 +50,38 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def untrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same run's step 0: the architecture and tokenizer of `checkpoint`, other weights."""
+    from tinygpt.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("gpt-2x128-s0")
+    [path] = train(TINY_CORPUS, TrainConfig(out_dir=out, checkpoint_steps=(0,), width=128))
+    return path
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def endpoints(
-    tmp_path_factory: pytest.TempPathFactory, checkpoint: Path
-) -> AsyncIterator[dict[str, Endpoint]]:
-    managers = {
+async def managers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[dict[str, LocalEndpointManager]]:
+    by_backend = {
         backend: LocalEndpointManager(
             tmp_path_factory.mktemp(backend), ServingOptions(backend=backend)
         )
         for backend in ("hf", "vllm")
     }
     try:
-        yield {b: await m.load(f"ck-{b}", checkpoint) for b, m in managers.items()}
+        yield by_backend
     finally:
-        for manager in managers.values():
+        for manager in by_backend.values():
             await manager.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def endpoints(
+    managers: dict[str, LocalEndpointManager], checkpoint: Path
+) -> dict[str, Endpoint]:
+    return {b: await m.load(f"ck-{b}", checkpoint) for b, m in managers.items()}
 
 
 async def _served(endpoint: Endpoint, prompts: list[tuple[str, int]]) -> list[str]:
@@ -131,3 +150,54 @@ async def test_the_runner_scores_a_job_on_vllm_as_on_hf(endpoints: dict[str, End
         assert not summaries["vllm"].failed, summaries["vllm"].error
         assert summaries["vllm"].num_samples == 10
         assert dict(summaries["vllm"].scores) == pytest.approx(dict(summaries["hf"].scores))
+
+
+def _llama(out: Path, tokenizer_from: Path, seed: int) -> Path:
+    """A random 2x128 Llama (LLM-jp's architecture), head size 32, the GPT's tokenizer."""
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_from)
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False,
+    )  # fmt: skip
+    LlamaForCausalLM(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+async def _fingerprint(endpoint: Endpoint) -> list[float]:
+    client = ScoringClient(endpoint.address, endpoint.model_name)
+    try:
+        return await client.swap("")
+    finally:
+        await client.close()
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_vllm_swaps_llama_weights_in_place_and_refuses_gpt2(
+    managers: dict[str, LocalEndpointManager],
+    endpoints: dict[str, Endpoint],
+    untrained: Path,
+    checkpoint: Path,
+    tmp_path: Path,
+) -> None:
+    """Last in the module. GPT-2's in-place reload on vLLM answered with neither checkpoint's
+    weights (checked by hand), so it is refused and the endpoint unloaded; a Llama swaps, and
+    answers as HF on the new weights: its prefix cache (the four-shot prompts' KV computed
+    with the old ones) was dropped."""
+    with pytest.raises(EndpointLoadError, match="not known to match a cold load"):
+        await managers["vllm"].swap("ck-vllm", untrained)
+    assert "ck-vllm" not in managers["vllm"].loaded
+
+    old, new = (_llama(tmp_path / f"llama-{s}", checkpoint, s) for s in (0, 1))
+    prompts, _ = _suite_items()
+    slot = await managers["vllm"].load("llama", old)
+    before = await _served(slot, prompts)
+    reference = await managers["hf"].load("llama", new)
+    swapped = await managers["vllm"].swap("llama", new, await _fingerprint(reference))
+    after = await _served(swapped, prompts)
+    # A random model's answer cut by its budget inside a multi-byte character ends in U+FFFD
+    # from HF's decode, where vLLM holds the incomplete bytes back.
+    assert after == [text.rstrip("\ufffd") for text in await _served(reference, prompts)]
+    assert after != before

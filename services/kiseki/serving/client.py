@@ -108,3 +108,9 @@ class ScoringClient:
             ]
 
         return await self._packed(pairs, request, on_part)
+
+    async def swap(self, checkpoint: str) -> list[float]:
+        """Have the endpoint serve `checkpoint`'s weights (empty: keep its own) and return
+        the fingerprint it then gives (kiseki.serving.swap)."""
+        result = await self._infer([_bytes_input("SWAP_CHECKPOINT", [checkpoint])], ["FINGERPRINT"])
+        return [float(v) for v in result.as_numpy("FINGERPRINT").reshape(-1)]

@@ -3,8 +3,10 @@
 Each checkpoint is loaded as its own model (explicit model-control mode) and reported ready
 only when Triton says so; unloading waits until Triton has really let go (its unload call
 returns early). Loads and unloads of one model name are serialised, so a checkpoint is never
-loaded twice at once. If the server dies, a watchdog restarts it on the same port at once and
-reloads what was loaded (runners are waiting on those models), as the next call would.
+loaded twice at once. A loaded model can also take the next checkpoint of its architecture
+in place (`swap`, see serving/swap.py), proven by its fingerprint. If the server dies, a
+watchdog restarts it on the same port at once and reloads what was loaded (runners are
+waiting on those models), as the next call would.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import tritonclient.grpc.aio as triton_aio
@@ -26,7 +29,9 @@ from tritonclient.utils import InferenceServerException
 
 from kiseki.local.process import port_open
 from kiseki.local.triton import LocalTriton, start_triton
+from kiseki.serving.client import ScoringClient
 from kiseki.serving.repository import ServingOptions, write_model
+from kiseki.serving.swap import SWAP_TOLERANCE, fingerprint_problem
 
 log = logging.getLogger(__name__)
 
@@ -215,27 +220,55 @@ class LocalEndpointManager:
             self._loaded[name] = checkpoint
             return self._endpoint(server, name)
 
+    async def swap(
+        self, name: str, checkpoint: Path, reference: list[float] | None = None
+    ) -> Endpoint:
+        """Serve `checkpoint` as the loaded model `name` by swapping its weights in place (no
+        cold load). Whatever goes wrong, `name` never serves other weights than the
+        checkpoint's: a refused or unproven swap unloads it (EndpointLoadError says why)."""
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            if name not in self._loaded:
+                raise EndpointLoadError(f"cannot swap {name}: it is not loaded")
+            server = await self._ensure_server()
+            if self._loaded[name] == checkpoint:
+                return self._endpoint(server, name)
+            client = ScoringClient(server.grpc_address, name, timeout_s=self.ready_timeout_s)
+            try:
+                before = await client.swap("")
+                after = await client.swap(str(checkpoint))
+                problem = fingerprint_problem(before, after, reference, SWAP_TOLERANCE)
+            except InferenceServerException as error:
+                problem = error.message()
+            finally:
+                await client.close()
+            if problem:
+                await self._while_server_down(f"unloading {name}", partial(self._unload, name))
+                raise EndpointLoadError(f"swapping {name} to {checkpoint}: {problem}")
+            # A restarted server loads the repository: it must name the weights now served.
+            write_model(self.repository, name, checkpoint, self.options)
+            self._loaded[name] = checkpoint
+            return self._endpoint(server, name)
+
+    async def _unload(self, name: str, server: LocalTriton) -> None:
+        async with self._client(server) as client:
+            try:
+                await client.unload_model(name)
+            except InferenceServerException as error:
+                if not await _server_live(client):
+                    raise ServerUnavailable(f"unloading {name}: {error.message()}") from None
+                raise
+
+            async def gone() -> bool:
+                try:
+                    return not await client.is_model_ready(name)
+                except InferenceServerException as error:
+                    raise ServerUnavailable(f"unloading {name}: {error.message()}") from None
+
+            await _wait_for(gone, self.ready_timeout_s, f"model {name} unloaded")
+        self._loaded.pop(name, None)
+        shutil.rmtree(self.repository / name, ignore_errors=True)
+
     async def unload(self, name: str) -> None:
         """Unload `name` and wait until Triton no longer serves it."""
-
-        async def attempt(server: LocalTriton) -> None:
-            async with self._client(server) as client:
-                try:
-                    await client.unload_model(name)
-                except InferenceServerException as error:
-                    if not await _server_live(client):
-                        raise ServerUnavailable(f"unloading {name}: {error.message()}") from None
-                    raise
-
-                async def gone() -> bool:
-                    try:
-                        return not await client.is_model_ready(name)
-                    except InferenceServerException as error:
-                        raise ServerUnavailable(f"unloading {name}: {error.message()}") from None
-
-                await _wait_for(gone, self.ready_timeout_s, f"model {name} unloaded")
-
         async with self._locks.setdefault(name, asyncio.Lock()):
-            await self._while_server_down(f"unloading {name}", attempt)
-            self._loaded.pop(name, None)
-            shutil.rmtree(self.repository / name, ignore_errors=True)
+            await self._while_server_down(f"unloading {name}", partial(self._unload, name))

@@ -21,6 +21,7 @@ from transformers import (
 )
 
 from kiseki.serving.results import STOP_TEXT, Continuation, encode_pair, first_answer
+from kiseki.serving.swap import check_swappable
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 # Tokens of generated text each step decodes, so the check stays flat as the output grows
@@ -66,19 +67,31 @@ class HFScorer:
     def __init__(self, checkpoint: Path, dtype: str = "float32", device: str = "auto") -> None:
         if dtype not in DTYPES:
             raise CheckpointLoadError(f"unknown dtype {dtype!r}; expected one of {sorted(DTYPES)}")
-        self.device = _device(device)
+        self.device, self.dtype = _device(device), dtype
         try:
             self.tokenizer: PreTrainedTokenizerBase = AutoTokenizer.from_pretrained(checkpoint)
-            model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=DTYPES[dtype])
         except Exception as error:  # transformers raises many types for one bad file
             raise CheckpointLoadError(f"cannot load checkpoint {checkpoint}: {error}") from error
-        self.model = model.to(self.device).eval()  # type: ignore[arg-type]
+        self._load_weights(Path(checkpoint))
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         # Prompts longer than the model's context lose their oldest tokens (the start of the
         # few-shot block), as lm-evaluation-harness does, instead of failing the whole job.
         self.tokenizer.truncation_side = "left"
+
+    def _load_weights(self, checkpoint: Path) -> None:
+        try:
+            model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=DTYPES[self.dtype])
+        except Exception as error:  # transformers raises many types for one bad file
+            raise CheckpointLoadError(f"cannot load checkpoint {checkpoint}: {error}") from error
+        self.model = model.to(self.device).eval()  # type: ignore[arg-type]
         self.max_positions: int | None = getattr(model.config, "max_position_embeddings", None)
+        self.checkpoint = checkpoint
+
+    def swap(self, checkpoint: Path) -> None:
+        """Serve `checkpoint`'s weights from now on, in this process (see serving/swap.py)."""
+        check_swappable(self.checkpoint, Path(checkpoint))
+        self._load_weights(Path(checkpoint))
 
     @torch.inference_mode()
     def generate(self, prompts: Sequence[str], max_new_tokens: int) -> list[str]:

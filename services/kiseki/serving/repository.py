@@ -73,12 +73,14 @@ def model_config(name: str, checkpoint: Path, options: ServingOptions) -> mc.Mod
             _tensor("MAX_NEW_TOKENS", INT32, optional=True),
             _tensor("CONTEXT", STRING, optional=True),
             _tensor("CONTINUATION", STRING, optional=True),
+            _tensor("SWAP_CHECKPOINT", STRING, optional=True),
         ]
     )
     config.output.extend(
         mc.ModelOutput(name=n, data_type=t, dims=[1])
         for n, t in (("OUTPUT_TEXT", STRING), ("LOGPROB", FP64), ("IS_GREEDY", BOOL))
     )
+    config.output.append(mc.ModelOutput(name="FINGERPRINT", data_type=FP64, dims=[-1]))
     config.dynamic_batching.max_queue_delay_microseconds = options.queue_delay_us
     kind = mc.ModelInstanceGroup.KIND_GPU if options.gpu else mc.ModelInstanceGroup.KIND_CPU
     config.instance_group.append(mc.ModelInstanceGroup(kind=kind, count=1))

@@ -22,11 +22,13 @@ def test_model_directory_has_a_parseable_config_and_the_model(tmp_path: Path) ->
         "MAX_NEW_TOKENS": True,
         "CONTEXT": True,
         "CONTINUATION": True,
+        "SWAP_CHECKPOINT": True,
     }
     assert {o.name: o.data_type for o in config.output} == {
         "OUTPUT_TEXT": mc.TYPE_STRING,
         "LOGPROB": mc.TYPE_FP64,
         "IS_GREEDY": mc.TYPE_BOOL,
+        "FINGERPRINT": mc.TYPE_FP64,
     }
     assert config.instance_group[0].kind == mc.ModelInstanceGroup.KIND_GPU
     assert config.parameters["checkpoint_path"].string_value == "/ckpt/run/checkpoint-10"

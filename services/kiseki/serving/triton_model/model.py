@@ -2,8 +2,10 @@
 
 One request carries many items (packing beats client concurrency). A request holds either
 TEXT (+ optional MAX_NEW_TOKENS) → OUTPUT_TEXT, or CONTEXT + CONTINUATION → LOGPROB and
-IS_GREEDY. The items of every request in a dynamic batch are scored together, in forward
-chunks of at most max_items_per_forward, then handed back to their requests.
+IS_GREEDY, or SWAP_CHECKPOINT (a path; empty: none) → FINGERPRINT, the control request of a
+weight hot-swap (kiseki.serving.swap), run after the batch's scoring. The items of every
+request in a dynamic batch are scored together, in forward chunks of at most
+max_items_per_forward, then handed back to their requests.
 Parameters: scorer (a key of SCORERS), checkpoint_path, dtype, device, max_items_per_forward,
 default_max_new_tokens, kiseki_services_path (where the kiseki package is, when it is not
 installed), and the vLLM engine's vllm_threads_bind, vllm_kv_cache_bytes, vllm_max_num_seqs.
@@ -69,7 +71,11 @@ class TritonPythonModel:
         return int(budget.as_numpy().max())
 
     def _parse(self, request):
-        """('generate', budget, [prompts]) or ('loglikelihood', None, [(context, cont)])."""
+        """('generate', budget, [prompts]), ('loglikelihood', None, [(context, cont)]) or
+        ('swap', None, [path])."""
+        swap = _strings(request, "SWAP_CHECKPOINT")
+        if swap is not None:
+            return "swap", None, swap[:1]
         texts = _strings(request, "TEXT")
         if texts is not None:
             return "generate", self._max_new_tokens(request), texts
@@ -81,7 +87,16 @@ class TritonPythonModel:
             raise ValueError("CONTEXT and CONTINUATION must have the same number of items")
         return "loglikelihood", None, list(zip(contexts, continuations, strict=True))
 
+    def _swap(self, path):
+        from kiseki.serving.swap import FINGERPRINT_PROBE
+
+        if path:
+            self.scorer.swap(path)
+        return [c.logprob for c in self.scorer.loglikelihood(list(FINGERPRINT_PROBE))]
+
     def _run(self, kind, budget, items):
+        if kind == "swap":
+            return [self._swap(items[0])]
         results = []
         for start in range(0, len(items), self.chunk):
             part = items[start : start + self.chunk]
@@ -92,6 +107,9 @@ class TritonPythonModel:
         return results
 
     def _response(self, kind, results):
+        if kind == "swap":
+            fingerprint = np.array(results, dtype=np.float64).reshape(1, -1)
+            return pb_utils.InferenceResponse([pb_utils.Tensor("FINGERPRINT", fingerprint)])
         if kind == "generate":
             return pb_utils.InferenceResponse([_bytes_tensor("OUTPUT_TEXT", results)])
         logprob = np.array([r.logprob for r in results], dtype=np.float64).reshape(-1, 1)
@@ -111,7 +129,8 @@ class TritonPythonModel:
                 responses[index] = pb_utils.InferenceResponse(
                     error=pb_utils.TritonError(str(error))
                 )
-        for (kind, budget), members in groups.items():
+        # A swap comes after the scoring that arrived with it, which still wants the old weights.
+        for (kind, budget), members in sorted(groups.items(), key=lambda g: g[0][0] == "swap"):
             try:
                 results = self._run(kind, budget, [item for _, items in members for item in items])
             except Exception as error:

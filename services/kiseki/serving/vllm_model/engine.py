@@ -9,8 +9,10 @@ vLLM as token ids, so both backends score the same tokens.
 import locale
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from kiseki.serving.results import STOP_TEXT, Continuation, encode_pair
+from kiseki.serving.swap import VLLM_SWAP_VERIFIED, check_swappable
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,15 @@ class VLLMScorer:
         )
         self.tokenizer = self.llm.get_tokenizer()
         self.tokenizer.truncation_side = "left"
+        self.checkpoint = Path(checkpoint)
+
+    def swap(self, checkpoint):
+        """New weights into the running engine, in place; the prefix cache holds KV computed
+        with the old ones, so it is dropped too (else shared prompts would answer stale)."""
+        check_swappable(self.checkpoint, Path(checkpoint), VLLM_SWAP_VERIFIED)
+        self.llm.collective_rpc("reload_weights", kwargs={"weights_path": str(checkpoint)})
+        self.llm.reset_prefix_cache()
+        self.checkpoint = Path(checkpoint)
 
     def _run(self, token_rows, params):
         from vllm.inputs import TokensPrompt

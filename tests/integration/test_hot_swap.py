@@ -1,0 +1,129 @@
+"""Weight hot-swap on the real tritonserver: a loaded model takes the next checkpoint of its
+architecture in place, answers exactly as a cold load of that checkpoint, and never serves
+weights that are not the checkpoint's (a refused or unproven swap unloads it; a restarted
+server loads what was swapped in)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from kiseki.serving.client import ScoringClient
+from kiseki.serving.endpoints import EndpointLoadError, LocalEndpointManager
+from support.polling import poll_until_async
+from support.scripted_gpt import scripted_checkpoint
+
+PROMPTS = ["問題: 3 + 4 = ?\n答え:", "吾輩は", "The quick"]
+Answers = tuple[list[str], list[tuple[float, bool]]]
+PAIRS = [
+    ("問題: 3 + 4 = ?\n答え:", " 7"),
+    ("問題: 3 + 4 = ?\n答え:", " 8"),
+    ("吾輩は", "猫である。"),
+]
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def manager(tmp_path: Path) -> AsyncIterator[LocalEndpointManager]:
+    endpoints = LocalEndpointManager(tmp_path / "endpoints")
+    await endpoints.start()
+    yield endpoints
+    await endpoints.stop()
+
+
+async def _answers(address: str, model: str) -> Answers:
+    client = ScoringClient(address, model)
+    try:
+        texts = await client.generate(PROMPTS, max_new_tokens=12)
+        scored = await client.loglikelihood(PAIRS)
+        return texts, [(c.logprob, c.is_greedy) for c in scored]
+    finally:
+        await client.close()
+
+
+async def _fingerprint(address: str, model: str) -> list[float]:
+    client = ScoringClient(address, model)
+    try:
+        return await client.swap("")
+    finally:
+        await client.close()
+
+
+def _same(got: Answers, want: Answers) -> None:
+    texts, scored = got
+    want_texts, want_scored = want
+    assert texts == want_texts
+    for (lp, greedy), (want_lp, want_greedy) in zip(scored, want_scored, strict=True):
+        assert lp == pytest.approx(want_lp, abs=1e-4)
+        assert greedy == want_greedy
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_swapped_endpoint_answers_as_a_cold_load_and_survives_a_restart(
+    manager: LocalEndpointManager, tiny_checkpoints: dict[int, Path]
+) -> None:
+    cold = await manager.load("cold", tiny_checkpoints[60])
+    reference, cold_answers = (
+        await _fingerprint(cold.address, "cold"),
+        await _answers(cold.address, "cold"),
+    )
+    await manager.unload("cold")
+    slot = await manager.load("slot", tiny_checkpoints[0])
+    before = await _answers(slot.address, "slot")
+    swapped = await manager.swap("slot", tiny_checkpoints[60], reference)
+    assert swapped == slot  # same address and model name: runners need not be told
+    assert manager.loaded["slot"] == tiny_checkpoints[60]
+    _same(await _answers(slot.address, "slot"), cold_answers)
+    assert before[1] != cold_answers[1]
+
+    server = manager._server
+    assert server is not None
+    os.kill(server.process.pid, signal.SIGKILL)  # the watchdog restarts it and reloads
+    await poll_until_async(lambda: _ready(slot.address, "slot"), timeout_s=180)
+    _same(await _answers(slot.address, "slot"), cold_answers)
+    await manager.unload("slot")
+
+
+async def _ready(address: str, model: str) -> bool:
+    client = ScoringClient(address, model)
+    try:
+        return await client.ready()
+    except Exception:  # the server is still coming back
+        return False
+    finally:
+        await client.close()
+
+
+async def _refused(
+    manager: LocalEndpointManager, checkpoint: Path, match: str, **kw: object
+) -> None:
+    with pytest.raises(EndpointLoadError, match=match):
+        await manager.swap("slot", checkpoint, **kw)  # type: ignore[arg-type]
+    assert "slot" not in manager.loaded
+    server = manager._server
+    assert server is not None
+    assert not await _ready(server.grpc_address, "slot")  # nothing left serving other weights
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_swap_that_cannot_be_proven_unloads_the_endpoint(
+    manager: LocalEndpointManager, tiny_checkpoints: dict[int, Path], tmp_path: Path
+) -> None:
+    other = scripted_checkpoint(tmp_path / "scripted", {"犬": "わん"})
+    await manager.load("slot", tiny_checkpoints[0])
+    await _refused(manager, other, "another architecture")
+
+    # The same weights under another path: what a reload that kept the old weights looks like.
+    await manager.load("slot", tiny_checkpoints[0])
+    stale = shutil.copytree(tiny_checkpoints[0], tmp_path / "same-weights")
+    await _refused(manager, stale, "did not change")
+
+    await manager.load("slot", tiny_checkpoints[0])
+    await _refused(
+        manager, tiny_checkpoints[60], "differs from the checkpoint's", reference=[0.0, 0.0]
+    )
