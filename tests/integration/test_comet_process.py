@@ -5,6 +5,7 @@ plug-in installs it."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from kiseki.cli import main
 from kiseki.comet.process import CometProcess
 from kiseki.evaluation.metrics import MetricUnavailable
 from kiseki.evaluation.metrics.comet import (
@@ -90,3 +92,17 @@ def test_the_runner_installs_the_child_when_its_python_is_set(model: Path) -> No
         install_comet_scorer(None)
         if isinstance(installed, CometProcess):
             installed.close()
+
+
+def test_metrics_score_runs_comet_in_the_child(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pairs = tmp_path / "pairs.json"
+    rows = [list(row) for row in zip(OUTPUTS, GOLDS, SOURCES, strict=True)]
+    pairs.write_text(json.dumps({"metric": "comet_wmt22", "pairs": rows}), encoding="utf-8")
+    checkpoint = model / "checkpoints" / "model.ckpt"
+    command = ["metrics", "score", str(pairs), "--comet-model", str(checkpoint)]
+    assert main([*command, "--comet-python", str(comet_python())]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    expected = comet_predict(model, SOURCES, OUTPUTS, GOLDS)
+    assert printed == {"metric": "comet_wmt22", "score": pytest.approx(sum(expected) / 4), "n": 4}

@@ -78,10 +78,10 @@ def require_comet_scorer() -> CometScorer:
     if not _installed:
         raise MetricUnavailable(
             "comet_wmt22 needs the Unbabel/wmt22-comet-da model, which is not available here "
-            "(no model hub): install 'unbabel-comet', download the checkpoint where a hub is "
-            "reachable, then pass it: KISEKI_COMET_MODEL_DIR for a task-runner (the chart's"
-            " comet.modelClaim), `kiseki metrics score --comet-model PATH`, or"
-            " install_comet_scorer(unbabel_comet_scorer(PATH))"
+            "(no model hub): download the checkpoint where a hub is reachable, then pass it:"
+            " KISEKI_COMET_MODEL_DIR for a task-runner (the chart's comet.modelClaim) with"
+            " KISEKI_COMET_PYTHON naming an environment with 'unbabel-comet' (tools/comet),"
+            " or `kiseki metrics score --comet-model PATH --comet-python PYTHON`"
         )
     return _installed[0]
 
