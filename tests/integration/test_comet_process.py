@@ -24,7 +24,7 @@ from kiseki.evaluation.metrics.comet import (
 )
 from kiseki.runner.config import RunnerConfig
 from kiseki.runner.plugins import install_plugins
-from support.comet import comet_predict, comet_python, tiny_comet_model
+from support.comet import comet_predict, comet_python
 from support.sandbox import sandbox_config
 
 SOURCES = ["The cat sat.", "A dog runs.", "It rains.", "She reads a book in the garden."]
@@ -32,9 +32,9 @@ OUTPUTS = ["猫が座った。", "犬は走る。", "晴れ。", ""]
 GOLDS = ["猫が座った。", "犬が走る。", "雨が降る。", "彼女は庭で本を読む。"]
 
 
-@pytest.fixture(scope="module")
-def model() -> Path:
-    return tiny_comet_model()
+@pytest.fixture
+def model(tiny_comet: Path) -> Path:
+    return tiny_comet
 
 
 @pytest.fixture

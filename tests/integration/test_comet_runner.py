@@ -20,7 +20,7 @@ from kiseki.evaluation.metrics.comet import install_comet_scorer, require_comet_
 from kiseki.runner.config import RunnerConfig
 from kiseki.runner.plugins import install_plugins
 from kiseki.v1 import events_pb2 as ev
-from support.comet import comet_predict, comet_python, tiny_comet_model
+from support.comet import comet_predict, comet_python
 from support.kafka import consume_until
 from support.runner import running_runner
 from support.sandbox import sandbox_config
@@ -29,9 +29,8 @@ MT = Path(__file__).resolve().parents[1] / "fixtures" / "mt_tiny"
 
 
 @pytest.fixture
-def comet_config(tmp_path: Path) -> Iterator[RunnerConfig]:
-    model = tiny_comet_model()
-    config = RunnerConfig(datasets_dir=MT, comet_model_dir=model, comet_python=comet_python())
+def comet_config(tiny_comet: Path) -> Iterator[RunnerConfig]:
+    config = RunnerConfig(datasets_dir=MT, comet_model_dir=tiny_comet, comet_python=comet_python())
     install_plugins(config, sandbox_config())
     yield config
     installed = require_comet_scorer()
@@ -58,6 +57,7 @@ async def test_the_runner_stores_comet_scores_of_the_sources_outputs_and_golds(
     kafka_config: KafkaConfig,
     tiny_checkpoints: dict[int, Path],
     comet_config: RunnerConfig,
+    tiny_comet: Path,
     tmp_path: Path,
 ) -> None:
     async with running_runner(kafka_config, comet_config, tiny_checkpoints[60], tmp_path, MT) as (
@@ -90,7 +90,6 @@ async def test_the_runner_stores_comet_scores_of_the_sources_outputs_and_golds(
     assert all(math.isfinite(score) for score in stored)
     sources = [s["input"] for s in samples]
     outputs, golds = [r["prediction"] for r in rows], [r["gold"] for r in rows]
-    model = tiny_comet_model()
-    assert stored == pytest.approx(comet_predict(model, sources, outputs, golds), abs=1e-6)
-    other = comet_predict(model, sources[1:] + sources[:1], outputs, golds)
+    assert stored == pytest.approx(comet_predict(tiny_comet, sources, outputs, golds), abs=1e-6)
+    other = comet_predict(tiny_comet, sources[1:] + sources[:1], outputs, golds)
     assert stored != pytest.approx(other, abs=1e-6)
