@@ -52,3 +52,15 @@ def test_a_model_without_the_package_stops_the_runner_saying_so(tmp_path: Path) 
     (model / "hparams.yaml").write_text("class_identifier: regression_metric\n")
     with pytest.raises(MetricUnavailable, match="'unbabel-comet' package is not installed"):
         install_plugins(_config(tmp_path, model), sandbox_config())
+
+
+def test_a_comet_python_that_cannot_start_stops_the_runner_saying_so(tmp_path: Path) -> None:
+    model = tmp_path / "comet"
+    (model / "checkpoints").mkdir(parents=True)
+    (model / "checkpoints" / "model.ckpt").write_bytes(b"")
+    (model / "hparams.yaml").write_text("class_identifier: regression_metric\n")
+    config = RunnerConfig(
+        datasets_dir=tmp_path, comet_model_dir=model, comet_python=tmp_path / "no-python"
+    )
+    with pytest.raises(MetricUnavailable, match=r"cannot start .*no-python"):
+        install_plugins(config, sandbox_config())
