@@ -20,6 +20,7 @@ from kiseki.local.brokers import LocalBroker, start_apache_kafka, start_tansu
 from kiseki.local.clickhouse import LocalClickHouse, start_clickhouse
 from kiseki.local.triton import LocalTriton, start_triton
 from support.clickhouse import CLICKHOUSE_USERS
+from support.comet import tiny_comet_model
 from support.corpus import TINY_CORPUS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,6 +76,12 @@ def tritonserver(
     server = start_triton(service_logs, repository)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_comet() -> Path:
+    """A tiny COMET model of wmt22-comet-da's class, built in .venv-comet and cached per lock."""
+    return tiny_comet_model()
 
 
 @pytest.fixture(scope="session")

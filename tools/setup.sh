@@ -198,6 +198,25 @@ install_vllm_venv() {
   fi
 }
 
+# COMET's environment, apart from the services' (unbabel-comet 2.2.7 needs transformers<5 and
+# protobuf<5): the runner starts kiseki/comet/worker.py with its python (KISEKI_COMET_PYTHON).
+# Keyed by tools/comet/requirements.lock; torch is the services' own, shared in uv's cache.
+install_comet_venv() {
+  local key venv
+  key=$( (cat "$repo/tools/comet/requirements.lock"; "$python" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)
+  venv="$cache/venvs/comet-$key"
+  if [ ! -f "$venv/.complete" ]; then
+    say "creating COMET's virtual environment $venv (from tools/comet/requirements.lock)"
+    rm -rf "$venv"
+    "$uv" venv -q --python "$python" "$venv"
+    VIRTUAL_ENV="$venv" "$uv" pip sync -q "$repo/tools/comet/requirements.lock"
+    touch "$venv/.complete"
+  fi
+  if [ "$(readlink "$repo/.venv-comet" 2>/dev/null)" != "$venv" ]; then
+    ln -sfn "$venv" "$repo/.venv-comet"
+  fi
+}
+
 need "$python" "the project runs on Python 3.11"
 need unzip "wheels are unpacked with it"
 install_uv
@@ -205,7 +224,7 @@ install_venv
 install_tansu
 install_triton
 install_kafka
-# The Kubernetes tools and the conversion and vLLM environments serve the tests only (`make
+# The Kubernetes tools and the conversion, vLLM and COMET environments serve the tests only (`make
 # test` passes --kube): `make demo` on a fresh machine does not wait for their Go builds or
 # their ~11 GB of wheels.
 if [ "${1:-}" = "--kube" ]; then
@@ -213,4 +232,5 @@ if [ "${1:-}" = "--kube" ]; then
   install_helm
   install_frameworks_venv
   install_vllm_venv
+  install_comet_venv
 fi

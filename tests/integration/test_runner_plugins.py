@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 from kiseki.evaluation.metrics import MetricUnavailable, require_plugins
 from kiseki.evaluation.metrics.code_exec import install_code_runner
-from kiseki.evaluation.metrics.comet import install_comet_scorer
+from kiseki.evaluation.metrics.comet import comet_package, install_comet_scorer
 from kiseki.runner.config import RunnerConfig
 from kiseki.runner.plugins import install_plugins
 from support.sandbox import sandbox_config
@@ -45,7 +44,7 @@ def test_a_mounted_dir_without_a_model_stops_the_runner_saying_so(tmp_path: Path
         install_plugins(_config(tmp_path, tmp_path / "comet"), sandbox_config())
 
 
-@pytest.mark.skipif(importlib.util.find_spec("comet") is not None, reason="unbabel-comet here")
+@pytest.mark.skipif(comet_package() is not None, reason="unbabel-comet in this environment")
 def test_a_model_without_the_package_stops_the_runner_saying_so(tmp_path: Path) -> None:
     model = tmp_path / "comet"
     (model / "checkpoints").mkdir(parents=True)
@@ -53,3 +52,15 @@ def test_a_model_without_the_package_stops_the_runner_saying_so(tmp_path: Path) 
     (model / "hparams.yaml").write_text("class_identifier: regression_metric\n")
     with pytest.raises(MetricUnavailable, match="'unbabel-comet' package is not installed"):
         install_plugins(_config(tmp_path, model), sandbox_config())
+
+
+def test_a_comet_python_that_cannot_start_stops_the_runner_saying_so(tmp_path: Path) -> None:
+    model = tmp_path / "comet"
+    (model / "checkpoints").mkdir(parents=True)
+    (model / "checkpoints" / "model.ckpt").write_bytes(b"")
+    (model / "hparams.yaml").write_text("class_identifier: regression_metric\n")
+    config = RunnerConfig(
+        datasets_dir=tmp_path, comet_model_dir=model, comet_python=tmp_path / "no-python"
+    )
+    with pytest.raises(MetricUnavailable, match=r"cannot start .*no-python"):
+        install_plugins(config, sandbox_config())

@@ -23,7 +23,11 @@ DATASETS = Path(__file__).resolve().parents[2] / "datasets" / "synthetic"
 
 @contextlib.asynccontextmanager
 async def running_runner(
-    kafka: KafkaConfig, config: RunnerConfig, checkpoint: Path, workdir: Path
+    kafka: KafkaConfig,
+    config: RunnerConfig,
+    checkpoint: Path,
+    workdir: Path,
+    datasets: Path = DATASETS,
 ) -> AsyncIterator[tuple[str, ProtoProducer]]:
     """A task-runner on its own task, a real endpoint serving `checkpoint`, and a producer;
     yields the endpoint's address and the producer, and stops all three."""
@@ -31,7 +35,7 @@ async def running_runner(
     endpoint = await manager.load("tiny", checkpoint)
     producer = ProtoProducer(kafka, "test")
     await producer.start()
-    cache = TaskCache(DATASETS)
+    cache = TaskCache(datasets)
 
     async def score(job: ev.EvaluationJob, client: ScoringClient, emit: Emit) -> ev.JobResults:
         return await score_job(job, client, cache, emit)

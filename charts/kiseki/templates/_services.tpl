@@ -122,6 +122,14 @@
 {{- if .Values.comet.modelClaim }}
 - name: KISEKI_COMET_MODEL_DIR
   value: {{ .Values.comet.modelDir | quote }}
+- name: HF_HUB_CACHE
+  value: {{ printf "%s/hub" .Values.comet.modelDir | quote }}
+{{- if .Values.comet.python }}
+- name: KISEKI_COMET_PYTHON
+  value: {{ .Values.comet.python | quote }}
+{{- end }}
+- name: KISEKI_COMET_START_TIMEOUT_S
+  value: {{ .Values.comet.startTimeoutSeconds | quote }}
 {{- end }}
 - name: KISEKI_COMET_BATCH_SIZE
   value: {{ .Values.comet.batchSize | quote }}

@@ -1,7 +1,8 @@
 """`kiseki metrics score FILE.json`: one metric over (prediction, gold) pairs, as JSON.
 
 FILE is {"metric": NAME, "pairs": [[prediction, gold], ...]}; a pair may carry the sample's
-source text third (comet_wmt22 needs it, and a model: --comet-model). Predictions are
+source text third (comet_wmt22 needs it, and a model: --comet-model, run in a child process
+of COMET's own environment with --comet-python, as a task-runner runs it). Predictions are
 post-processed with --postprocess (default none) and golds NFKC-normalised unless the mode is
 none. Prints
 {"metric": NAME, "score": S, "n": N}.
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kiseki.cli import CommandError, command_parser
+from kiseki.comet.process import CometProcess
 from kiseki.evaluation.metrics import MetricUnavailable, UnknownMetric, score_samples
 from kiseki.evaluation.metrics.comet import install_comet_scorer, unbabel_comet_scorer
 from kiseki.evaluation.postprocess import POSTPROCESS_MODES, normalize_gold, postprocess
@@ -31,7 +33,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     score.add_argument(
         "--comet-model",
         type=Path,
-        help="a local wmt22-comet-da checkpoint for comet_wmt22 (needs unbabel-comet)",
+        help="a local wmt22-comet-da checkpoint (checkpoints/model.ckpt) for comet_wmt22",
+    )
+    score.add_argument(
+        "--comet-python",
+        type=Path,
+        help="the python of an environment with unbabel-comet (tools/comet); default: this one",
     )
     score.set_defaults(func=run)
 
@@ -64,11 +71,19 @@ def run(args: argparse.Namespace) -> int:
     predictions = [postprocess(p, args.postprocess) for p, _, _ in pairs]
     golds = [normalize_gold(g, args.postprocess) for _, g, _ in pairs]
     sources = [s for _, _, s in pairs]
+    child = None
     try:
-        if args.comet_model:
+        if args.comet_model and args.comet_python:
+            child = CometProcess(args.comet_python, args.comet_model, 8, 600.0)
+            child.start()
+            install_comet_scorer(child)
+        elif args.comet_model:
             install_comet_scorer(unbabel_comet_scorer(str(args.comet_model)))
         _, scores = score_samples([metric], predictions, golds, sources)
     except (UnknownMetric, MetricUnavailable) as error:
         raise CommandError(str(error)) from None
+    finally:
+        if child is not None:
+            child.close()
     print(json.dumps({"metric": metric, "score": scores[metric], "n": len(pairs)}))
     return 0

@@ -52,6 +52,20 @@ class RunnerConfig:
         doc="a downloaded Unbabel/wmt22-comet-da snapshot (hparams.yaml, checkpoints/model.ckpt)"
         " for comet_wmt22, loaded once at start; unset, jobs that need it fail saying so",
     )
+    comet_python: Path | None = setting(
+        "KISEKI_COMET_PYTHON",
+        None,
+        doc="the python of an environment with unbabel-comet (tools/comet, the image's"
+        " /opt/comet): COMET runs in a long-lived child process of it, since its transformers<5"
+        " cannot share the runner's environment; unset, the runner's own package in-process",
+    )
+    comet_start_timeout_s: float = setting(
+        "KISEKI_COMET_START_TIMEOUT_S",
+        600.0,
+        unit="seconds",
+        doc="longest the COMET child may take to load its model; generous because"
+        " wmt22-comet-da is a 2.3 GB checkpoint, often on a network volume",
+    )
     comet_batch_size: int = setting(
         "KISEKI_COMET_BATCH_SIZE",
         64,

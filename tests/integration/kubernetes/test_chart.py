@@ -256,10 +256,13 @@ def test_runners_mount_the_comet_model_when_named_and_get_the_sandbox_limits(
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     if variant == "example":
         assert runner.comet_model_dir == Path("/models/wmt22-comet-da")
+        assert runner.comet_python == Path("/opt/comet/bin/python")  # the image's environment
+        assert environ["HF_HUB_CACHE"] == "/models/wmt22-comet-da/hub"  # xlm-roberta-large
         assert "wmt22-comet-da" in claims
         assert "/models/wmt22-comet-da" in mounts
     else:
         assert runner.comet_model_dir is None
+        assert runner.comet_python is None
         assert not any("comet" in claim for claim in claims)
     sandbox = load_config(SandboxConfig, environ)
     memory, workers = (1024**3, 4) if variant == "example" else (512 * 1024**2, 2)

@@ -8,7 +8,10 @@ A scorer takes (sources, predictions, golds) and returns one score per sample. W
 transformers<5, protobuf<5 and huggingface-hub<1, against the pinned transformers 5,
 protobuf 6.33 (kserve needs it) and huggingface-hub 2. Forced past those bounds it loads a
 checkpoint offline, but its XLM-R encoder unpacks three outputs where transformers 5's
-`XLMRobertaModel(return_dict=False)` returns two, so `predict` fails.
+`XLMRobertaModel(return_dict=False)` returns two, so `predict` fails. It gets an environment
+of its own (tools/comet/requirements.lock) and the runner runs it in a child process of that
+environment (kiseki.comet, KISEKI_COMET_PYTHON); `unbabel_comet_scorer` here is the same
+scorer in-process, for a process whose own environment has the package.
 """
 
 from __future__ import annotations
@@ -34,16 +37,26 @@ def install_comet_scorer(scorer: CometScorer | None) -> None:
         _installed.append(scorer)
 
 
+def comet_package() -> Any | None:
+    """The `unbabel-comet` package, or None; a folder named comet on the path (tools/comet)
+    imports as an empty namespace package, which is not it."""
+    try:
+        comet = importlib.import_module("comet")
+    except ImportError:
+        return None
+    return comet if hasattr(comet, "load_from_checkpoint") else None
+
+
 def unbabel_comet_scorer(checkpoint: str, batch_size: int = 8, gpus: int = 0) -> CometScorer:
     """A scorer from the `unbabel-comet` package and a local wmt22-comet-da checkpoint."""
-    try:
-        comet: Any = importlib.import_module("comet")
-    except ImportError:
+    comet = comet_package()
+    if comet is None:
         raise MetricUnavailable(
-            "comet_wmt22: the 'unbabel-comet' package is not installed"
-        ) from None
+            "comet_wmt22: the 'unbabel-comet' package is not installed here; set"
+            " KISEKI_COMET_PYTHON to the python of an environment that has it (tools/comet)"
+        )
     try:
-        model = comet.load_from_checkpoint(checkpoint)
+        model = comet.load_from_checkpoint(checkpoint, local_files_only=True)
     except (OSError, ValueError) as error:
         raise MetricUnavailable(f"comet_wmt22: cannot load {checkpoint!r}: {error}") from None
 
@@ -65,10 +78,10 @@ def require_comet_scorer() -> CometScorer:
     if not _installed:
         raise MetricUnavailable(
             "comet_wmt22 needs the Unbabel/wmt22-comet-da model, which is not available here "
-            "(no model hub): install 'unbabel-comet', download the checkpoint where a hub is "
-            "reachable, then pass it: KISEKI_COMET_MODEL_DIR for a task-runner (the chart's"
-            " comet.modelClaim), `kiseki metrics score --comet-model PATH`, or"
-            " install_comet_scorer(unbabel_comet_scorer(PATH))"
+            "(no model hub): download the checkpoint where a hub is reachable, then pass it:"
+            " KISEKI_COMET_MODEL_DIR for a task-runner (the chart's comet.modelClaim) with"
+            " KISEKI_COMET_PYTHON naming an environment with 'unbabel-comet' (tools/comet),"
+            " or `kiseki metrics score --comet-model PATH --comet-python PYTHON`"
         )
     return _installed[0]
 
