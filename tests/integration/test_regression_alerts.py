@@ -4,6 +4,7 @@ chDB store, fed per-sample results with a planted regression."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 import pytest
@@ -91,8 +92,9 @@ class Announcements:
 
 
 async def test_a_planted_drop_is_announced_once_when_its_checkpoint_is_whole(
-    kafka_config: KafkaConfig, chdb_store: Store
+    kafka_config: KafkaConfig, chdb_store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="kiseki.sink.announce")
     topics, everything = kafka_config.topics, range(20)
     await ensure_topics(kafka_config, topics.partitions())
     producer = ProtoProducer(kafka_config, "test")
@@ -157,6 +159,20 @@ async def test_a_planted_drop_is_announced_once_when_its_checkpoint_is_whole(
     assert states == [{"n": 0}]  # the announcements are no lifecycle change
     alerts = chdb_store.query("SELECT count() AS n FROM regression_alerts FINAL")
     assert alerts == [{"n": 4}]
+    logged = [r.__dict__ for r in caplog.records if r.getMessage() == "significant drop"]
+    fields = ("run", "step", "dataset", "mode", "against", "against_step", "delta", "p_value")
+    assert [tuple(r[f] for f in fields) for r in logged][1] == (
+        RUN,
+        200,
+        "jnli",
+        "generate",
+        "previous",
+        100,
+        -0.4,
+        2 * 0.5**8,
+    )
+    assert len(logged) == 4
+    assert not [r for r in caplog.records if r.getMessage() == "regression check failed"]
 
 
 @pytest.mark.parametrize("broker", ["tansu"], indirect=True)
