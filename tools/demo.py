@@ -2,7 +2,8 @@
 
 Starts the whole stack on the embedded defaults (`kiseki up`: Tansu, the services, a local
 tritonserver, chDB), trains with checkpoints at the study's log-spaced steps, waits until
-every checkpoint is evaluated, then prints the per-checkpoint score table and writes one
+every checkpoint is evaluated (printing each regression the sink announces meanwhile), then
+prints the per-checkpoint score table, the shapes and the significant drops, and writes one
 plot per dataset under .artifacts/demo/plots.
 """
 
@@ -23,7 +24,7 @@ from kiseki.cli import main as kiseki  # noqa: E402
 from kiseki.core.store import open_store  # noqa: E402
 from kiseki.report.plots import trajectory_plot  # noqa: E402
 from kiseki.report.queries import trajectory  # noqa: E402
-from kiseki.stack.progress import checkpoint_states, describe  # noqa: E402
+from kiseki.stack.progress import Announcements, checkpoint_states, describe  # noqa: E402
 from kiseki.stack.stack import LocalStack, StackSettings, WatchedDir  # noqa: E402
 from kiseki.stack.workdir import DEFAULT_WORKDIR  # noqa: E402
 from tinygpt.corpus import demo_corpus  # noqa: E402
@@ -51,22 +52,30 @@ POLICY = {
 
 
 async def wait_until_evaluated(stack: LocalStack, expected: int, trainer: threading.Thread) -> None:
+    """Checkpoints per state as they change, and each regression the sink announces."""
+    announcements = Announcements(stack.kafka, RUN)
+    await announcements.start()
     shown = ""
-    while True:
-        stack.check()
-        states = await checkpoint_states(stack.control_address, RUN)
-        line = describe(states)
-        if line != shown:
-            print(f"  [{time.strftime('%H:%M:%S')}] checkpoints: {line}", flush=True)
+    try:
+        while True:
+            stack.check()
+            states = await checkpoint_states(stack.control_address, RUN)
+            line = describe(states)
+            lines = [f"checkpoints: {line}"] if line != shown else []
             shown = line
-        finished = states.get("done", 0) + states.get("failed", 0)
-        if not trainer.is_alive() and finished >= expected:
-            return
-        await asyncio.sleep(1.0)
+            for line in lines + await announcements.lines():
+                print(f"  [{time.strftime('%H:%M:%S')}] {line}", flush=True)
+            finished = states.get("done", 0) + states.get("failed", 0)
+            if not trainer.is_alive() and finished >= expected:
+                return
+            await asyncio.sleep(1.0)
+    finally:
+        await announcements.stop()
 
 
 def report(store_url: str, plots: Path) -> None:
-    """What `kiseki trajectory` and `kiseki shapes` print, and one plot per category."""
+    """What `kiseki trajectory`, `kiseki shapes` and `kiseki regressions` print, and one plot
+    per category."""
     common = ["--ma", str(MA_WINDOW), "--store", store_url]
     for mode in ("generate", "loglikelihood"):
         print(f"\nper-category trajectory ({mode}, moving average of {MA_WINDOW}):")
@@ -76,6 +85,8 @@ def report(store_url: str, plots: Path) -> None:
         kiseki(
             ["shapes", RUN, "--mode", mode, "--plot", str(plots / f"shapes-{mode}.png"), *common]
         )
+    print("\nsignificant drops between checkpoints (kiseki regressions):")
+    kiseki(["regressions", RUN, "--store", store_url])
     store = open_store(store_url)
     try:
         rows = trajectory(store, [RUN], window=MA_WINDOW)

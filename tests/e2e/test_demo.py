@@ -41,6 +41,7 @@ def test_demo_evaluates_every_checkpoint_once(tmp_path: Path) -> None:
     assert "per-category trajectory (generate" in result.stdout
     assert "per-category trajectory (loglikelihood" in result.stdout
     assert "trajectory shapes" in result.stdout
+    assert "significant drops between checkpoints" in result.stdout
     plots = sorted((tmp_path / "plots").iterdir())
     assert [p.name for p in plots] == [
         "AVG.png",

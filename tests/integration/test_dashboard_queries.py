@@ -38,6 +38,19 @@ COLUMNS = {
         "reason",
         "last_changed_at",
     ],
+    "A Significant drops announced while training (against the previous or best checkpoint)": [
+        "run_id",
+        "step",
+        "dataset",
+        "scoring_mode",
+        "against",
+        "against_step",
+        "delta",
+        "p_value",
+        "fell",
+        "fell_samples",
+        "announced_at",
+    ],
     "variable run": ["run_id"],
     "variable dataset": ["dataset"],
 }
@@ -83,6 +96,9 @@ def test_a_panel_query_returns_its_columns(store: Store, panel: str, sql: str) -
         "changed_at": "2026-11-24 10:00:00.000",
     }
     store.insert_rows("checkpoint_status", [status])
+    alert = {"run_id": RUN, "checkpoint_id": f"{RUN}-s2", "step": 2, "dataset": "jnli"}
+    alert |= {"scoring_mode": "generate", "against": "previous", "against_step": 1}
+    store.insert_rows("regression_alerts", [alert | {"delta": -0.5, "p_value": 0.002}])
     rows = store.query(_filled(sql))
     assert rows, panel
     assert list(rows[0]) == COLUMNS[panel]

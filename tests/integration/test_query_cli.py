@@ -102,6 +102,11 @@ def test_shapes_with_a_plot(
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out.split("\n", 1)[1])))
     assert {r["category"] for r in rows} == {"NLI", "RC", "AVG"}
+    for row in rows:  # a shape with its confidence, or undetermined and why
+        if row["shape"] == "undetermined":
+            assert row["why"]
+        else:
+            assert float(row["confidence"]) >= 0.6
     assert png.stat().st_size > 10_000
 
 

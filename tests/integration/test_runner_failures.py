@@ -13,6 +13,7 @@ from kiseki.core.health import Health
 from kiseki.core.kafka import ProtoProducer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceContext
+from kiseki.core.status import regression_status
 from kiseki.local.process import free_port
 from kiseki.runner.config import RunnerConfig
 from kiseki.runner.evaluate import Emit
@@ -162,3 +163,24 @@ async def test_a_copy_sent_before_the_checkpoint_was_deployed_again_is_skipped(
     finally:
         await raw.stop()
     assert await the_one_result(kafka_config, producer) == "j-current"
+
+
+@pytest.mark.parametrize("broker", ["tansu"], indirect=True)
+async def test_a_regression_announced_after_done_leaves_the_checkpoint_finished(
+    kafka_config: KafkaConfig,
+) -> None:
+    producer = ProtoProducer(kafka_config, "test")
+    await producer.start()
+    finished = FinishedCheckpoints(kafka_config)
+    await finished.start()
+    try:
+        done = ev.CheckpointStatus(checkpoint_id="c", state=ev.CHECKPOINT_STATE_DONE)
+        done.changed_at.GetCurrentTime()
+        await producer.send(kafka_config.topics.status, done, key="c")
+        drop = regression_status("c", "r", 1, ev.Regression(dataset="jnli", p_value=0.01))
+        await producer.send(kafka_config.topics.status, drop, key="c")
+        # Read to the end once the DONE is fetched: the announcement after it changes nothing.
+        await poll_until_async(lambda: finished.finished("c"), timeout_s=30)
+    finally:
+        await finished.stop()
+        await producer.stop()

@@ -7,8 +7,9 @@ N = KISEKI_BENCH_STORE_ROWS (default 100,000,000; set it lower on a small machin
 - sink: Store.insert_rows (dict rows as column-oriented Native batches of 10,000) for
   min(N, KISEKI_BENCH_SINK_ROWS = 1,000,000) rows.
 Then the trajectory query one `kiseki trajectory RUN --category NLI` runs (median of 3), and
-`kiseki shapes`' query (every category). Prints one JSON object with ratios against the
-targets (insert >= 200k rows/s, trajectory <= 1 s).
+`kiseki shapes`' query (every category), and on its rows, in paired rounds, the shape rule
+alone against the rule with its confidence (50 noisy redraws a curve). Prints one JSON object
+with ratios against the targets (insert >= 200k rows/s, trajectory <= 1 s).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ sys.path[:0] = [str(REPO / "services")]
 
 from kiseki.core.store import Store, apply_schema, open_store  # noqa: E402
 from kiseki.evaluation.registry import V141_CATEGORIES  # noqa: E402
+from kiseki.evaluation.trajectory import classify  # noqa: E402
 from kiseki.report import queries  # noqa: E402
 
 ROWS = int(os.environ.get("KISEKI_BENCH_STORE_ROWS", "100000000"))
@@ -130,6 +132,21 @@ def timed(call: object, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
+def shape_rounds(rows: queries.Rows, rounds: int = 3) -> tuple[float, float]:
+    """Median seconds of the rule alone and of the rule with its confidence, in paired rounds
+    on the same trajectory rows."""
+    alone, judged = [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for curve in queries.curves(rows):
+            classify(curve.points, curve.baseline)
+        alone.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        queries.shapes_of(rows)
+        judged.append(time.perf_counter() - started)
+    return statistics.median(alone), statistics.median(judged)
+
+
 def main() -> None:
     checkpoints = -(-ROWS // (SAMPLES * len(DATASETS)))
     with tempfile.TemporaryDirectory(dir=os.environ.get("KISEKI_BENCH_DIR")) as tmp:
@@ -143,6 +160,7 @@ def main() -> None:
             trajectory_s = timed(lambda: queries.trajectory(store, [run], "NLI", window=20))
             shapes_s = timed(lambda: queries.shapes(store, [run]), repeats=1)
             points = len(queries.trajectory(store, [run], "NLI", window=20))
+            rule_s, confidence_s = shape_rounds(queries.trajectory(store, [run], window=1))
         finally:
             store.close()
     engine_rate, sink_rate = ROWS / engine_s, SINK_ROWS / sink_s
@@ -162,6 +180,9 @@ def main() -> None:
                 "trajectory_query_s": round(trajectory_s, 3),
                 "trajectory_points": points,
                 "shapes_query_s": round(shapes_s, 3),
+                "shapes_rule_alone_s": round(rule_s, 3),
+                "shapes_with_confidence_s": round(confidence_s, 3),
+                "ratio_confidence_vs_rule_alone": round(confidence_s / rule_s, 2),
                 "target_query_s": TARGET_QUERY_S,
                 "ratio_target_vs_trajectory_query": round(TARGET_QUERY_S / trajectory_s, 2),
             }

@@ -24,7 +24,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     drops = command_parser(subparsers, "regressions")
     _common(drops)
-    drops.add_argument("--alpha", type=float, default=0.05, help="significance level")
+    drops.add_argument("--alpha", type=float, default=regressions.ALPHA, help="significance level")
     drops.set_defaults(func=command(_regressions))
     spread = command_parser(subparsers, "noise")
     _common(spread)

@@ -14,7 +14,7 @@ from kiseki.cli import CommandError, command_parser
 from kiseki.cli.policy_cmd import plan_rows
 from kiseki.orchestrator.policy import PolicyError, parse_policies
 from kiseki.orchestrator.policy_file import read_policy_document
-from kiseki.stack.progress import checkpoint_states, describe
+from kiseki.stack.progress import Announcements, checkpoint_states, describe
 from kiseki.stack.stack import LocalStack, StackSettings, WatchedDir
 from kiseki.stack.workdir import DEFAULT_WORKDIR
 
@@ -64,15 +64,24 @@ def _policy(path: Path | None, datasets: Path) -> dict[str, Any]:
 
 
 async def _follow(stack: LocalStack, run_id: str, stopping: asyncio.Event) -> None:
+    """Checkpoints per state as they change, and each regression the sink announces."""
+    announcements = Announcements(stack.kafka, run_id)
+    await announcements.start()
     shown = ""
-    while not stopping.is_set():
-        stack.check()
-        line = describe(await checkpoint_states(stack.control_address, run_id))
-        if line != shown:
-            print(f"[{time.strftime('%H:%M:%S')}] {run_id}: {line}", flush=True)
-            shown = line
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), 2.0)
+    try:
+        while not stopping.is_set():
+            stack.check()
+            lines = await announcements.lines()
+            line = describe(await checkpoint_states(stack.control_address, run_id))
+            if line != shown:
+                lines.insert(0, line)
+                shown = line
+            for text in lines:
+                print(f"[{time.strftime('%H:%M:%S')}] {run_id}: {text}", flush=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), 2.0)
+    finally:
+        await announcements.stop()
 
 
 def run(args: argparse.Namespace) -> int:

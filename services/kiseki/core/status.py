@@ -1,5 +1,6 @@
 """The one constructor of a CheckpointStatus, for every service that reports a lifecycle
-change (watcher, orchestrator, its control API)."""
+change (watcher, orchestrator, its control API), and of the sink's announcement of a
+regression, which travels on the same topic but changes no checkpoint's state."""
 
 from __future__ import annotations
 
@@ -32,3 +33,23 @@ def checkpoint_status(
     else:
         status.changed_at.FromNanoseconds(changed_at_ns)
     return status
+
+
+def regression_status(
+    checkpoint_id: str, run_id: str, step: int, regression: ev.Regression
+) -> ev.CheckpointStatus:
+    status = checkpoint_status(
+        checkpoint_id,
+        run_id,
+        step,
+        ev.CHECKPOINT_STATE_UNSPECIFIED,
+        source="sink",
+        reason=f"significant drop on {regression.dataset} against the {regression.against}",
+    )
+    status.regression.CopyFrom(regression)
+    return status
+
+
+def is_lifecycle(status: ev.CheckpointStatus) -> bool:
+    """False for an announcement: a consumer that follows states passes over it."""
+    return not status.HasField("regression")

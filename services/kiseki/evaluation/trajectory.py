@@ -23,6 +23,7 @@ above baseline + margin; the store's `onsets` view computes the same thing in SQ
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,6 +43,11 @@ class ShapeRule:
     late: float = 0.7
     start_band: float = 0.2
     onset_margin: float = 0.05
+    # How sure a shape must be (shape_confidence.judge): at least one moving-average window
+    # of checkpoints, and this share of noisy copies classified alike out of `resamples`.
+    min_points: int = 5
+    min_confidence: float = 0.6
+    resamples: int = 50
 
 
 DEFAULT_RULE = ShapeRule()
@@ -88,28 +94,51 @@ def onset(points: Sequence[Point], baseline: float, margin: float, window: int) 
     return found
 
 
+def _extents(s: Sequence[float], limit: float) -> list[int]:
+    """For each i, the last j such that s[i..j] spans at most `limit` (a sliding window's
+    minimum and maximum in monotonic queues: linear, where checking every pair is not)."""
+    ends, lows, highs, j = [], deque[int](), deque[int](), 0
+    for i in range(len(s)):
+        while lows and lows[0] < i:
+            lows.popleft()
+        while highs and highs[0] < i:
+            highs.popleft()
+        while j < len(s):
+            low = min(s[lows[0]], s[j]) if lows else s[j]
+            high = max(s[highs[0]], s[j]) if highs else s[j]
+            if high - low > limit:
+                break
+            while lows and s[lows[-1]] >= s[j]:
+                lows.pop()
+            while highs and s[highs[-1]] <= s[j]:
+                highs.pop()
+            lows.append(j)
+            highs.append(j)
+            j += 1
+        ends.append(j - 1)
+    return ends
+
+
 def _plateau(
     positions: Sequence[float], s: Sequence[float], rule: ShapeRule, baseline: float | None
 ) -> tuple[int, int] | None:
-    """The longest qualifying plateau, as (first index, last index)."""
+    """The longest qualifying plateau, as (first index, last index); the earliest of equals."""
     start, rise = s[0], s[-1] - s[0]
+    ends = _extents(s, rule.plateau_tol * rise)
     best: tuple[int, int] | None = None
     for i in range(len(s)):
         if positions[i] > rule.early:
             break
-        low = high = s[i]
-        for j in range(i, len(s)):
-            low, high = min(low, s[j]), max(high, s[j])
-            if high - low > rule.plateau_tol * rise:
-                break
+        shortest = i if best is None else i + best[1] - best[0] + 1
+        for j in range(ends[i], shortest - 1, -1):  # only a longer one than the best
             level = sum(s[i : j + 1]) / (j - i + 1)
-            qualifies = (
+            if (
                 positions[j] - positions[i] >= rule.plateau_span
                 and 0.15 <= (level - start) / rise <= 0.85
                 and (baseline is None or abs(level - baseline) <= rule.near_baseline)
-            )
-            if qualifies and (best is None or j - i > best[1] - best[0]):
+            ):
                 best = (i, j)
+                break
     return best
 
 

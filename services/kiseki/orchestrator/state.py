@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 
+from kiseki.core.status import is_lifecycle
 from kiseki.orchestrator.policy import PolicyBook, RunPolicy
 from kiseki.v1 import events_pb2 as ev
 
@@ -79,7 +80,7 @@ class Fleet:
         """Take a status change unless the view already holds a newer one (our own
         changes are applied when made, before the log plays them back)."""
         view = self.views.get(status.checkpoint_id)
-        if view is None:
+        if view is None or not is_lifecycle(status):
             return
         changed_at_ns = status.changed_at.ToNanoseconds()
         discovered = status.state == ev.CHECKPOINT_STATE_DISCOVERED

@@ -41,6 +41,11 @@ def trajectory_plot(rows: Rows, out: Path, title: str, window: int) -> Path:
     return _save(figure, out)
 
 
+def _shape_label(shape: dict[str, Any]) -> str:
+    confidence = shape.get("confidence")
+    return f"{shape['shape']} {confidence:.0%}" if confidence else str(shape["shape"])
+
+
 def shapes_plot(rows: Rows, shapes: Sequence[dict[str, Any]], out: Path, window: int) -> Path:
     """One panel per category (every run in it), titled with each run's shape."""
     categories = sorted({c.category for c in curves(rows)}, key=lambda c: (c == "AVG", c))
@@ -49,7 +54,7 @@ def shapes_plot(rows: Rows, shapes: Sequence[dict[str, Any]], out: Path, window:
     columns = min(3, len(categories))
     lines = -(-len(categories) // columns)
     figure, grid = plt.subplots(lines, columns, figsize=(4 * columns, 3 * lines), squeeze=False)
-    shape_of = {(s["run_id"], s["category"]): s["shape"] for s in shapes}
+    shape_of = {(s["run_id"], s["category"]): _shape_label(s) for s in shapes}
     colours = plt.get_cmap("tab10")
     runs = sorted({r["run_id"] for r in rows})
     for axes, category in zip(grid.flat, categories, strict=False):

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiseki.core.store import Store
-from kiseki.evaluation.trajectory import DEFAULT_RULE, Point, ShapeRule, classify
+from kiseki.evaluation.shape_confidence import judge
+from kiseki.evaluation.trajectory import DEFAULT_RULE, Point, ShapeRule
 
 Rows = list[dict[str, Any]]
 
@@ -160,26 +161,28 @@ def curves(rows: Rows) -> list[Curve]:
 def shapes(
     store: Store, run_ids: list[str], mode: str = "generate", rule: ShapeRule = DEFAULT_RULE
 ) -> Rows:
-    """The shape of every (run, category) trajectory with at least three checkpoints."""
+    """The shape of every (run, category) trajectory."""
     return shapes_of(trajectory(store, run_ids, mode=mode, window=1), rule)
 
 
 def shapes_of(rows: Rows, rule: ShapeRule = DEFAULT_RULE) -> Rows:
-    """Shapes from trajectory rows (their raw scores: the moving-average window is unused)."""
+    """Shapes from trajectory rows (their raw scores: the moving-average window is unused),
+    each with its confidence, or "undetermined" and why."""
     result = []
     for curve in curves(rows):
-        if len(curve.points) < 3:
-            continue
-        shape = classify(curve.points, curve.baseline, rule)
+        judged = judge(curve.points, curve.baseline, rule)
+        found = judged.found
         result.append(
             {
                 "run_id": curve.run_id,
                 "category": curve.category,
-                "shape": shape.shape,
-                "rise": round(shape.rise, 4),
+                "shape": judged.shape,
+                "confidence": round(judged.confidence, 2),
+                "rise": None if found is None else round(found.rise, 4),
                 "baseline": curve.baseline,
-                "onset_tokens": shape.onset_tokens,
+                "onset_tokens": None if found is None else found.onset_tokens,
                 "checkpoints": len(curve.points),
+                "why": judged.reason,
             }
         )
     return result

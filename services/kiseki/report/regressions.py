@@ -10,9 +10,9 @@ checkpoints against the rise of the whole trajectory (signal-to-noise).
 
 from __future__ import annotations
 
-import itertools
 import statistics
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from kiseki.core.store import Store
 from kiseki.evaluation.significance import bootstrap_interval, paired_p_value
 from kiseki.report.queries import Rows, require_runs
 
-SAMPLES_SQL = """
+_VALUES_SQL = """
 SELECT s.dataset AS dataset, s.scoring_mode AS scoring_mode, s.step AS step,
        s.sample_index AS sample_index,
        s.metrics[multiIf(s.scoring_mode = 'loglikelihood', 'acc',
@@ -30,9 +30,15 @@ INNER JOIN category_members AS m ON m.dataset = s.dataset
 WHERE s.run_id = {run:String}
   AND ({dataset:String} = '' OR s.dataset = {dataset:String})
   AND ({mode:String} = '' OR s.scoring_mode = {mode:String})
-ORDER BY dataset, scoring_mode, step, sample_index
+  AND (empty({steps:Array(Int64)}) OR has({steps:Array(Int64)}, s.step))
 """
+SAMPLES_SQL = _VALUES_SQL + "ORDER BY dataset, scoring_mode, step, sample_index"
+# Each checkpoint's score, to pick the ones a new checkpoint is compared with without reading
+# every sample of the run.
+MEANS_SQL = f"SELECT step, avg(value) AS score FROM ({_VALUES_SQL}) GROUP BY step"
 SHOWN_FLIPS = 10
+# The significance level of a reported drop, unless the caller names one.
+ALPHA = 0.05
 
 
 @dataclass
@@ -50,12 +56,19 @@ class Series:
 
 def series(store: Store, run_id: str, dataset: str = "", mode: str = "") -> list[Series]:
     require_runs(store, [run_id])
+    return _series(store, run_id, dataset, mode)
+
+
+def _series(
+    store: Store, run_id: str, dataset: str, mode: str, steps: Sequence[int] = ()
+) -> list[Series]:
+    """Every checkpoint's per-sample values, or those of `steps` only."""
     grouped: dict[tuple[str, str], dict[int, dict[int, float]]] = defaultdict(dict)
-    params = {"run": run_id, "dataset": dataset, "mode": mode}
+    params = {"run": run_id, "dataset": dataset, "mode": mode, "steps": list(steps)}
     for row in store.query(SAMPLES_SQL, params):
-        steps = grouped[(row["dataset"], row["scoring_mode"])]
-        steps.setdefault(int(row["step"]), {})[int(row["sample_index"])] = float(row["value"])
-    return [Series(d, m, steps) for (d, m), steps in sorted(grouped.items())]
+        values = grouped[(row["dataset"], row["scoring_mode"])]
+        values.setdefault(int(row["step"]), {})[int(row["sample_index"])] = float(row["value"])
+    return [Series(d, m, values) for (d, m), values in sorted(grouped.items())]
 
 
 def _compare(s: Series, step: int, against: str, other: int) -> dict[str, Any]:
@@ -78,23 +91,46 @@ def _compare(s: Series, step: int, against: str, other: int) -> dict[str, Any]:
     }
 
 
+def references(means: Mapping[int, float], step: int) -> list[tuple[str, int]]:
+    """What `step` is compared with: the checkpoint before it, and the best one before it
+    (the earliest of equals) unless that is the previous one."""
+    earlier = [other for other in means if other < step]
+    if not earlier:
+        return []
+    previous = max(earlier)
+    best = max(earlier, key=lambda other: (means[other], -other))
+    return [("previous", previous)] + ([("best", best)] if best != previous else [])
+
+
+def _drops(s: Series, step: int, against: list[tuple[str, int]], alpha: float) -> Rows:
+    rows = [_compare(s, step, kind, other) for kind, other in against]
+    return [row for row in rows if row["delta"] < 0 and row["p_value"] < alpha]
+
+
 def regressions(
-    store: Store, run_id: str, dataset: str = "", mode: str = "", alpha: float = 0.05
+    store: Store, run_id: str, dataset: str = "", mode: str = "", alpha: float = ALPHA
 ) -> Rows:
     """Every significant drop against the previous checkpoint or the best one so far."""
     found = []
     for s in series(store, run_id, dataset, mode):
-        steps = sorted(s.steps)
-        best = steps[0]
-        for previous, step in itertools.pairwise(steps):
-            for against, other in (("previous", previous), ("best", best)):
-                if against == "best" and other == previous:
-                    continue
-                row = _compare(s, step, against, other)
-                if row["delta"] < 0 and row["p_value"] < alpha:
-                    found.append(row)
-            best = step if s.mean(step) > s.mean(best) else best
+        means = {step: s.mean(step) for step in s.steps}
+        for step in sorted(s.steps):
+            found += _drops(s, step, references(means, step), alpha)
     return found
+
+
+def drops_at(
+    store: Store, run_id: str, step: int, dataset: str, mode: str, alpha: float = ALPHA
+) -> Rows:
+    """The rows `regressions` lists for one checkpoint, from the samples of that checkpoint
+    and of those it is compared with: what the sink announces when a checkpoint is scored."""
+    params = {"run": run_id, "dataset": dataset, "mode": mode, "steps": []}
+    means = {int(r["step"]): float(r["score"]) for r in store.query(MEANS_SQL, params)}
+    against = references(means, step)
+    if step not in means or not against:
+        return []
+    [s] = _series(store, run_id, dataset, mode, [step, *(other for _, other in against)])
+    return _drops(s, step, against, alpha)
 
 
 def intervals(store: Store, run_id: str, dataset: str = "", mode: str = "") -> Rows:

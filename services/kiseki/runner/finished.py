@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from kiseki.core.kafka import Delivery, ensure_topics
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_tail import TopicTail
+from kiseki.core.status import is_lifecycle
 from kiseki.v1 import events_pb2 as ev
 
 FINAL = {ev.CHECKPOINT_STATE_DONE, ev.CHECKPOINT_STATE_FAILED}
@@ -42,6 +43,8 @@ class FinishedCheckpoints:
     def _apply(self, deliveries: Iterable[Delivery[ev.CheckpointStatus]]) -> None:
         for delivery in deliveries:
             status = delivery.message
+            if not is_lifecycle(status):
+                continue
             changed_at = status.changed_at.ToNanoseconds()
             if changed_at >= self._latest.get(status.checkpoint_id, (-1, 0))[0]:
                 self._latest[status.checkpoint_id] = (changed_at, status.state)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kiseki.core.config import setting
+from kiseki.core.config import ConfigError, setting
+from kiseki.report.regressions import ALPHA
 
 
 @dataclass(frozen=True)
@@ -49,3 +50,16 @@ class SinkConfig:
     query_host: str = setting(
         "KISEKI_QUERY_HOST", "127.0.0.1", doc="bind address of the Query service"
     )
+    regression_alpha: float = setting(
+        "KISEKI_REGRESSION_ALPHA",
+        ALPHA,
+        unit="p-value",
+        doc="a newly scored checkpoint's drop against the previous or best one is announced"
+        " when its paired p-value is below this; `kiseki regressions --alpha`'s default",
+    )
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.regression_alpha < 1.0:
+            raise ConfigError(
+                f"KISEKI_REGRESSION_ALPHA={self.regression_alpha} must be between 0 and 1"
+            )

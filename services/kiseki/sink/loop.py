@@ -1,5 +1,5 @@
 """The sink's loop: one consumer for its topics, batched inserts, back-off while the store
-is down."""
+is down; each batch of results written is then checked for regressions (announce.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.core.service import ServiceContext
 from kiseki.core.store import Store, apply_schema
+from kiseki.sink.announce import RegressionWatch
 from kiseki.sink.config import SinkConfig
 from kiseki.sink.writer import StoreWriter
 from kiseki.v1 import events_pb2 as ev
@@ -67,22 +68,30 @@ async def run_sink(
     # The sink may start before the orchestrator: a consumer subscribed to a topic that does
     # not exist yet can miss it until its next metadata refresh (minutes).
     await ensure_topics(kafka, topics.partitions())
-    dead_letters = ProtoProducer(kafka, "kiseki-sink")
-    await dead_letters.start()
+    producer = ProtoProducer(kafka, "kiseki-sink")
+    await producer.start()
     types: dict[str, type[Message]] = {
         topics.results: ev.JobResults,
         topics.status: ev.CheckpointStatus,
         topics.checkpoints: ev.CheckpointDiscovered,
     }
+    watch = RegressionWatch(store, producer, topics.status, config.regression_alpha)
+
+    async def write_results(batch: list[Delivery[ev.JobResults]]) -> None:
+        await writer.write_results(batch)
+        watch.offer([d.message.summary for d in batch if d.message.summary.job_id])
+
     writes: dict[str, Write] = {
-        topics.results: writer.write_results,
+        topics.results: write_results,
         topics.status: writer.write_status,
         topics.checkpoints: writer.write_checkpoints,
     }
-    consumer = ProtoConsumer(kafka, types, config.group_id, dead_letters)
+    consumer = ProtoConsumer(kafka, types, config.group_id, producer)
+    checks = asyncio.create_task(watch.run())
     try:
         await consumer.start()
         await _drain(consumer, routed(writes), config, context)
     finally:
+        checks.cancel()
         await consumer.stop()
-        await dead_letters.stop()
+        await producer.stop()

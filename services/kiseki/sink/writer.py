@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from kiseki.core.kafka import Delivery, TransientError
+from kiseki.core.status import is_lifecycle
 from kiseki.core.store import Store, StoreUnavailable
 from kiseki.core.store.base import Columns, Row
 from kiseki.core.store.columns import sample_columns
@@ -90,7 +91,8 @@ class StoreWriter:
         await self._insert("job_summaries", summaries, dedup_token("summaries", jobs))
 
     async def write_status(self, batch: list[Delivery[ev.CheckpointStatus]]) -> None:
-        rows = [status_row(d.message) for d in batch]
+        # An announcement (the sink's own, read back) is in regression_alerts already.
+        rows = [status_row(d.message) for d in batch if is_lifecycle(d.message)]
         keys = [f"{r['checkpoint_id']}|{r['state']}|{r['changed_at']}" for r in rows]
         await self._insert("checkpoint_status", rows, dedup_token("status", keys))
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiseki.core.config import load_config
+from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.store import apply_schema, open_store
 from kiseki.evaluation.datasets import DatasetError
 from kiseki.evaluation.metrics import MetricUnavailable
@@ -69,10 +71,18 @@ class LocalStack:
         self.broker: LocalBroker | None = None
         self.supervisor: Supervisor | None = None
         self.health_ports: dict[str, int] = {}
+        self._kafka: KafkaConfig | None = None
 
     @property
     def store_url(self) -> str:
         return self.settings.store_url or stack_store_url(self.settings.workdir)
+
+    @property
+    def kafka(self) -> KafkaConfig:
+        """The broker settings the services were given (known once started)."""
+        if self._kafka is None:
+            raise RuntimeError("the stack has not been started")
+        return self._kafka
 
     @property
     def control_address(self) -> str:
@@ -141,6 +151,7 @@ class LocalStack:
             self.broker = start_tansu(self.settings.workdir)
             bootstrap = self.broker.bootstrap_servers
         env = self._environment(bootstrap, *self._write_files())
+        self._kafka = load_config(KafkaConfig, {**os.environ, **env})
         self._write_baselines()
         modules = {
             "sink": "kiseki.sink",

@@ -251,7 +251,7 @@ class JobResults(_message.Message):
     def __init__(self, samples: _Optional[_Iterable[_Union[SampleResult, _Mapping]]] = ..., summary: _Optional[_Union[JobSummary, _Mapping]] = ...) -> None: ...
 
 class CheckpointStatus(_message.Message):
-    __slots__ = ("checkpoint_id", "run_id", "step", "state", "reason", "source", "changed_at", "request")
+    __slots__ = ("checkpoint_id", "run_id", "step", "state", "reason", "source", "changed_at", "request", "regression")
     CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_FIELD_NUMBER: _ClassVar[int]
@@ -260,6 +260,7 @@ class CheckpointStatus(_message.Message):
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
     REQUEST_FIELD_NUMBER: _ClassVar[int]
+    REGRESSION_FIELD_NUMBER: _ClassVar[int]
     checkpoint_id: str
     run_id: str
     step: int
@@ -268,7 +269,32 @@ class CheckpointStatus(_message.Message):
     source: str
     changed_at: _timestamp_pb2.Timestamp
     request: EvaluationRequest
-    def __init__(self, checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., state: _Optional[_Union[CheckpointState, str]] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request: _Optional[_Union[EvaluationRequest, _Mapping]] = ...) -> None: ...
+    regression: Regression
+    def __init__(self, checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., state: _Optional[_Union[CheckpointState, str]] = ..., reason: _Optional[str] = ..., source: _Optional[str] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request: _Optional[_Union[EvaluationRequest, _Mapping]] = ..., regression: _Optional[_Union[Regression, _Mapping]] = ...) -> None: ...
+
+class Regression(_message.Message):
+    __slots__ = ("dataset", "scoring_mode", "against", "against_step", "score", "against_score", "delta", "p_value", "fell", "fell_samples")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    SCORING_MODE_FIELD_NUMBER: _ClassVar[int]
+    AGAINST_FIELD_NUMBER: _ClassVar[int]
+    AGAINST_STEP_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    AGAINST_SCORE_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    P_VALUE_FIELD_NUMBER: _ClassVar[int]
+    FELL_FIELD_NUMBER: _ClassVar[int]
+    FELL_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    scoring_mode: ScoringMode
+    against: str
+    against_step: int
+    score: float
+    against_score: float
+    delta: float
+    p_value: float
+    fell: int
+    fell_samples: str
+    def __init__(self, dataset: _Optional[str] = ..., scoring_mode: _Optional[_Union[ScoringMode, str]] = ..., against: _Optional[str] = ..., against_step: _Optional[int] = ..., score: _Optional[float] = ..., against_score: _Optional[float] = ..., delta: _Optional[float] = ..., p_value: _Optional[float] = ..., fell: _Optional[int] = ..., fell_samples: _Optional[str] = ...) -> None: ...
 
 class EvaluationRequest(_message.Message):
     __slots__ = ("suites", "scoring_modes")

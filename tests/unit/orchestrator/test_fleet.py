@@ -1,5 +1,6 @@
 """The orchestrator's fleet view, rebuilt from the log: redeliveries change nothing."""
 
+from kiseki.core.status import regression_status
 from kiseki.orchestrator.policy import PolicyBook, RunPolicy
 from kiseki.orchestrator.state import Fleet
 from kiseki.v1 import events_pb2 as ev
@@ -106,3 +107,13 @@ def test_an_explicit_request_starts_a_step_the_policy_skips_on_the_suites_it_nam
     assert policy is not None
     assert policy.suites == ("jnli", "jamp")
     assert fleet.views["c60"].policy(policies) == policies.defaults
+
+
+def test_an_announced_regression_changes_no_state() -> None:
+    fleet = Fleet()
+    view = fleet.add_checkpoint(ev.CheckpointDiscovered(checkpoint_id="c", run_id="r"))
+    fleet.apply_status(_status(ev.CHECKPOINT_STATE_DONE, 200))
+    drop = regression_status("c", "r", 0, ev.Regression(dataset="jnli", p_value=0.01))
+    drop.changed_at.FromSeconds(300)
+    fleet.apply_status(drop)
+    assert view.state == ev.CHECKPOINT_STATE_DONE

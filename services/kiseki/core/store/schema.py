@@ -70,6 +70,16 @@ TABLES = (
     # The majority-class baseline of a run's dataset (the score of always answering the most
     # frequent few-shot output, under the dataset's first metric): the same for every
     # checkpoint of the run, written by `kiseki up` at start or `kiseki baselines`.
+    # The significant drops the sink announced while the run trained, one row per
+    # (checkpoint, dataset, mode, reference): what it asks before announcing one again.
+    f"""CREATE TABLE IF NOT EXISTS regression_alerts (
+        run_id String, checkpoint_id String, step Int64, dataset LowCardinality(String),
+        scoring_mode LowCardinality(String), against LowCardinality(String),
+        against_step Int64, score Float64, against_score Float64, delta Float64,
+        p_value Float64, fell Int64, fell_samples String,
+        announced_at DateTime64(3) DEFAULT now64(3)
+    ) ENGINE = ReplacingMergeTree(announced_at)
+    ORDER BY (run_id, checkpoint_id, dataset, scoring_mode, against, against_step) {_DEDUP}""",
     f"""CREATE TABLE IF NOT EXISTS baselines (
         run_id String, dataset String, metric String, num_few_shots Int32,
         majority_label String, score Float64, updated_at DateTime64(3) DEFAULT now64(3)
