@@ -21,17 +21,20 @@ INPUTS = (
 )
 
 
-def _key() -> str:
-    digest = hashlib.sha256()
+def _key(group: str) -> str:
+    digest = hashlib.sha256(group.encode())
     for path in INPUTS:
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def framework_fixtures() -> Path:
-    """The fixtures' directory; written into a temporary sibling and renamed when whole."""
+def framework_fixtures(group: str = "tensor") -> Path:
+    """The fixtures' directory of one group of write_fixtures.py (`tensor`: TP 1 and 2 and
+    DeepSpeed; `pipeline`: two pipeline stages); written into a temporary sibling and renamed
+    when whole."""
     cache = Path(os.environ.get("KISEKI_CACHE", Path.home() / ".cache" / "kiseki"))
-    done = cache / "fixtures" / f"frameworks-{_key()}"
+    name = "frameworks" if group == "tensor" else f"frameworks-{group}"
+    done = cache / "fixtures" / f"{name}-{_key(group)}"
     if done.is_dir():
         return done
     if not FRAMEWORKS_PYTHON.exists():
@@ -40,6 +43,7 @@ def framework_fixtures() -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": str(REPO / "tools")}
     command = [str(FRAMEWORKS_PYTHON), str(WRITERS / "write_fixtures.py"), str(partial)]
+    command += ["--group", group]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         shutil.rmtree(partial, ignore_errors=True)

@@ -1,11 +1,12 @@
 """Megatron-LM's `iter_N/`: a torch_dist checkpoint (`.metadata`, `__R_0.distcp`,
 metadata.json) read through torch.distributed.checkpoint, or the legacy layout
-(`mp_rank_XX/model_optim_rng.pt`, one file per tensor-parallel rank) merged here.
+(`mp_rank_TT[_PPP]/model_optim_rng.pt`, one file per tensor-parallel rank and pipeline
+stage) merged here.
 
 torch_dist stores global tensors (every rank's shard in its place, layers stacked on a leading
 dimension), so tensor parallelism needs no merging; the args sit in its common state. Pipeline
 stages are stored the same way (their layers at their global offsets), so they are read
-without merging too, though no fixture here covers pipeline parallelism.
+without merging too.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def _read_dcp(directory: Path) -> tuple[Any, dict[str, torch.Tensor]]:
         metadata = reader.read_metadata()
     except Exception as error:  # a torn or foreign .metadata: torch raises pickle errors too
         raise ConversionError(f"{directory / '.metadata'} cannot be read: {error}") from None
+    _check_files(directory, metadata.storage_data)
     state: dict[str, Any] = {}
     for key, item in metadata.state_dict_metadata.items():
         if isinstance(item, TensorStorageMetadata):
@@ -52,6 +54,15 @@ def _read_dcp(directory: Path) -> tuple[Any, dict[str, torch.Tensor]]:
     shards = [state.pop(key) for key in common]
     args = _args_in([entry for shard in shards for entry in _listed(shard)], directory)
     return args, _unstacked(state, int(getattr(args, "num_layers", 0)))
+
+
+def _check_files(directory: Path, storage: Any) -> None:
+    """Every `__R_I.distcp` the metadata lists (one or more per saving rank: a tensor-parallel
+    rank or a pipeline stage) is there; torch's own error would bury the name in a traceback."""
+    listed = sorted({item.relative_path for item in (storage or {}).values()})
+    for name in listed:
+        if not (directory / name).is_file():
+            raise ConversionError(f"shard {directory / name} is missing (.metadata lists it)")
 
 
 def _listed(value: Any) -> list[Any]:
