@@ -20,7 +20,8 @@ from kiseki.v1 import events_pb2 as ev
 from support.frameworks import FRAMEWORKS_PYTHON, REPO, framework_fixtures
 
 ITER = "iter_0000010"
-MEGATRON = ev.CHECKPOINT_FORMAT_MEGATRON
+MEGATRON, NEMO = ev.CHECKPOINT_FORMAT_MEGATRON, ev.CHECKPOINT_FORMAT_NEMO
+NEMO2_RUN = "run/checkpoints/model--step=10-consumed_samples=20.0"
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +32,11 @@ def frameworks() -> Path:
 @pytest.fixture(scope="session")
 def pipelines() -> Path:
     return framework_fixtures("pipeline")
+
+
+@pytest.fixture(scope="session")
+def nemo2() -> Path:
+    return framework_fixtures("nemo2")
 
 
 def assert_same_logits(converted: Path, reference: Path, tolerance: float = 1e-4) -> None:
@@ -172,10 +178,35 @@ def test_a_torn_torch_dist_checkpoint_fails_naming_the_reader(
         convert(checkpoint, tmp_path / "hf", MEGATRON, frameworks / "tokenizer")
 
 
-def test_nemo2_and_a_missing_tokenizer_are_refused_by_name(tmp_path: Path) -> None:
-    (tmp_path / "weights").mkdir()
-    with pytest.raises(ConversionError, match="NeMo 2 checkpoints are not supported yet"):
-        convert(tmp_path, tmp_path / "hf", ev.CHECKPOINT_FORMAT_NEMO, None)
+@pytest.mark.parametrize("style", ["gpt", "llama"])
+def test_nemo2_converts_to_the_same_logits(nemo2: Path, tmp_path: Path, style: str) -> None:
+    """weights/ written by megatron-core's dist_checkpointing under NeMo's `module.` prefix,
+    context/model.yaml by the fixture in NeMo's layout (NeMo does not import here)."""
+    source = nemo2 / f"nemo2-{style}"
+    convert(source / NEMO2_RUN, tmp_path / "hf", NEMO, nemo2 / "tokenizer")
+    assert_same_logits(tmp_path / "hf", source / "reference.pt", tolerance=1e-5)
+
+
+def test_nemo2_bad_input_names_the_part_at_fault(nemo2: Path, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "model--step=10"
+    shutil.copytree(nemo2 / "nemo2-llama" / NEMO2_RUN, checkpoint)
+    tokenizer = nemo2 / "tokenizer"
+    with pytest.raises(ConversionError, match="tokenizer must be named by the run"):
+        convert(checkpoint, tmp_path / "hf", NEMO, None)
+    model_yaml = checkpoint / "context" / "model.yaml"
+    model_yaml.write_text(model_yaml.read_text().replace("silu", "relu"))
+    with pytest.raises(ConversionError, match=r"model\.yaml: activation_func .*relu"):
+        convert(checkpoint, tmp_path / "hf", NEMO, tokenizer)
+    model_yaml.unlink()
+    with pytest.raises(ConversionError, match=r"context/model\.yaml cannot be read"):
+        convert(checkpoint, tmp_path / "hf", NEMO, tokenizer)
+    shutil.rmtree(checkpoint / "weights")
+    with pytest.raises(ConversionError, match=r"weights is missing"):
+        convert(checkpoint, tmp_path / "hf", NEMO, tokenizer)
+    assert not (tmp_path / "hf").exists()
+
+
+def test_a_missing_tokenizer_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ConversionError, match="carry no tokenizer: the run must name one"):
         convert(tmp_path, tmp_path / "hf", MEGATRON, None)
 

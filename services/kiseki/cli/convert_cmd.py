@@ -1,5 +1,5 @@
 """`kiseki convert SRC DST --format F --tokenizer DIR`: one conversion by hand, the same one the
-orchestrator runs before serving a Megatron-LM / DeepSpeed checkpoint."""
+orchestrator runs before serving a Megatron-LM / DeepSpeed / NeMo 2 checkpoint."""
 
 from __future__ import annotations
 

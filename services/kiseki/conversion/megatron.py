@@ -28,8 +28,17 @@ from kiseki.conversion.megatron_legacy import read_legacy
 
 
 def _read_dcp(directory: Path) -> tuple[Any, dict[str, torch.Tensor]]:
-    """The args and every tensor; `_extra_state` entries (TransformerEngine's FP8 metadata, no
-    weights) and anything else stored as bytes are left unread, except the common state."""
+    common, state = read_dcp(directory)
+    if not common:
+        raise ConversionError(f"{directory} has no common state (Megatron-LM's args) in its DCP")
+    args = _args_in([entry for shard in common for entry in _listed(shard)], directory)
+    return args, unstacked(state, int(getattr(args, "num_layers", 0)))
+
+
+def read_dcp(directory: Path) -> tuple[list[Any], dict[str, torch.Tensor]]:
+    """The common state's entries and every tensor of a Megatron-Core torch_dist checkpoint;
+    `_extra_state` entries (TransformerEngine's FP8 metadata, no weights) and anything else
+    stored as bytes are left unread, except the common state."""
     reader = FileSystemReader(str(directory))
     try:
         metadata = reader.read_metadata()
@@ -43,17 +52,13 @@ def _read_dcp(directory: Path) -> tuple[Any, dict[str, torch.Tensor]]:
         elif key.startswith("common_state"):
             state[key] = io.BytesIO()
     common = [key for key in state if key.startswith("common_state")]
-    if not common:
-        raise ConversionError(f"{directory} has no common state (Megatron-LM's args) in its DCP")
     try:
         dcp_load(state, storage_reader=reader, no_dist=True)
     except CheckpointException as error:  # a BaseException: a missing or short __R_0.distcp
         raise ConversionError(
             f"{directory}: torch.distributed.checkpoint failed: {error}"
         ) from None
-    shards = [state.pop(key) for key in common]
-    args = _args_in([entry for shard in shards for entry in _listed(shard)], directory)
-    return args, _unstacked(state, int(getattr(args, "num_layers", 0)))
+    return [state.pop(key) for key in common], state
 
 
 def _check_files(directory: Path, storage: Any) -> None:
@@ -76,7 +81,7 @@ def _args_in(entries: list[Any], directory: Path) -> Any:
     raise ConversionError(f"{directory}: the common state holds no 'args'")
 
 
-def _unstacked(state: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Tensor]:
+def unstacked(state: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Tensor]:
     """`decoder.layers.X` of shape (layers, ...) → `decoder.layers.{i}.X`."""
     out: dict[str, torch.Tensor] = {}
     for key, tensor in state.items():
