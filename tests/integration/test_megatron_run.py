@@ -19,7 +19,7 @@ from kiseki.core.kafka import ProtoProducer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceContext
 from kiseki.orchestrator.config import OrchestratorConfig
-from kiseki.orchestrator.conversion import ConversionFailed, Converter
+from kiseki.orchestrator.conversion import ConversionFailed, ProcessConverter
 from kiseki.orchestrator.deployer import LocalTritonDeployer
 from kiseki.orchestrator.loop import Orchestrator
 from kiseki.orchestrator.policy import parse_policies
@@ -193,8 +193,8 @@ async def test_a_conversion_process_killed_outright_fails_its_checkpoint(tmp_pat
     python = tmp_path / "python"
     python.write_text("#!/bin/sh\nkill -KILL $$\n")
     python.chmod(0o755)
-    converter = Converter(tmp_path / "converted", str(python), slots=1, timeout_s=30)
-    converter.start()
+    converter = ProcessConverter(tmp_path / "converted", str(python), slots=1, timeout_s=30)
+    await converter.start()
     checkpoint = ev.CheckpointDiscovered(
         checkpoint_id="ck", uri=str(tmp_path), format=ev.CHECKPOINT_FORMAT_MEGATRON
     )

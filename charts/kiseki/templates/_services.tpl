@@ -82,6 +82,22 @@
   value: {{ $pairs := list }}{{ range $key, $value := $serving.nodeSelector }}{{ $pairs = append $pairs (printf "%s=%s" $key $value) }}{{ end }}{{ join "," $pairs | quote }}
 - name: KISEKI_K8S_READY_TIMEOUT_S
   value: {{ $serving.readyTimeoutSeconds | quote }}
+{{- with .Values.conversion }}
+- name: KISEKI_K8S_CONVERSION_CLAIM
+  value: {{ .existingClaim | quote }}
+- name: KISEKI_K8S_CONVERSION_MOUNT
+  value: {{ .mountPath | quote }}
+- name: KISEKI_K8S_CONVERSION_IMAGE
+  value: {{ .image | quote }}
+- name: KISEKI_K8S_CONVERSION_CPU
+  value: {{ .cpu | quote }}
+- name: KISEKI_K8S_CONVERSION_MEMORY
+  value: {{ .memory | quote }}
+- name: KISEKI_CONVERSION_SLOTS
+  value: {{ .slots | quote }}
+- name: KISEKI_CONVERSION_TIMEOUT_S
+  value: {{ .timeoutSeconds | quote }}
+{{- end }}
 {{- if $trtllm }}
 - name: KISEKI_K8S_ENGINE_CLAIM
   value: {{ required "serving.trtllm.engineClaim is required with the trtllm backend" $serving.trtllm.engineClaim | quote }}
@@ -104,6 +120,10 @@
 {{- end -}}
 {{- define "kiseki.volumes.orchestrator" -}}
 {{ include "kiseki.configVolume" . }}
+{{- if .Values.conversion.existingClaim }}
+- name: converted
+  persistentVolumeClaim: {claimName: {{ .Values.conversion.existingClaim | quote }}}
+{{- end }}
 {{- if .Values.control.tlsSecret }}
 - name: control-tls
   secret: {secretName: {{ .Values.control.tlsSecret | quote }}}
@@ -111,6 +131,9 @@
 {{- end -}}
 {{- define "kiseki.mounts.orchestrator" -}}
 - {name: config, mountPath: /etc/kiseki/config, readOnly: true}
+{{- if .Values.conversion.existingClaim }}
+- {name: converted, mountPath: {{ .Values.conversion.mountPath }}}
+{{- end }}
 {{- if .Values.control.tlsSecret }}
 - {name: control-tls, mountPath: /etc/kiseki/control-tls, readOnly: true}
 {{- end }}

@@ -49,7 +49,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "kiseki.cli.llm_jp_eval_cmd",
         "generate llm-jp-eval prompt dumps; export generations for its evaluate",
     ),
-    "convert": ("kiseki.cli.convert_cmd", "convert a Megatron-LM / DeepSpeed checkpoint to HF"),
+    "convert": (
+        "kiseki.cli.convert_cmd",
+        "convert a Megatron-LM, DeepSpeed or NeMo 2 checkpoint to HF",
+    ),
 }
 
 

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from kiseki.conversion.formats import FORMAT_NAMES
+from kiseki.conversion.formats import FAILURE_MARK, FORMAT_NAMES
 from kiseki.conversion.hf_writer import ConversionError
 from kiseki.conversion.registry import convert
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         convert(args.source, args.destination, FORMAT_NAMES[args.format], args.tokenizer)
     except ConversionError as error:
-        print(f"conversion failed: {error}", file=sys.stderr)
+        print(f"{FAILURE_MARK}{error}", file=sys.stderr)
         return FAILED_EXIT
     return 0
 

@@ -11,3 +11,16 @@ FORMAT_NAMES = {
     "nemo2": ev.CHECKPOINT_FORMAT_NEMO,
 }
 FLAGS = {proto: name for name, proto in FORMAT_NAMES.items()}
+
+# The one line a failed conversion writes on stderr (the process, `kiseki convert`, the Job's
+# log): what follows it is the checkpoint's FAILED reason.
+FAILURE_MARK = "conversion failed: "
+
+
+def failure_reason(log: str) -> str | None:
+    """The reason in the last failure line of a conversion's output, if it wrote one."""
+    for line in reversed(log.splitlines()):
+        _, mark, reason = line.partition(FAILURE_MARK)
+        if mark:
+            return reason
+    return None

@@ -1,11 +1,12 @@
 """Megatron-LM's `iter_N/`: a torch_dist checkpoint (`.metadata`, `__R_0.distcp`,
 metadata.json) read through torch.distributed.checkpoint, or the legacy layout
-(`mp_rank_XX/model_optim_rng.pt`, one file per tensor-parallel rank) merged here.
+(`mp_rank_TT[_PPP]/model_optim_rng.pt`, one file per tensor-parallel rank and pipeline
+stage) merged here.
 
 torch_dist stores global tensors (every rank's shard in its place, layers stacked on a leading
 dimension), so tensor parallelism needs no merging; the args sit in its common state. Pipeline
 stages are stored the same way (their layers at their global offsets), so they are read
-without merging too, though no fixture here covers pipeline parallelism.
+without merging too.
 """
 
 from __future__ import annotations
@@ -27,13 +28,23 @@ from kiseki.conversion.megatron_legacy import read_legacy
 
 
 def _read_dcp(directory: Path) -> tuple[Any, dict[str, torch.Tensor]]:
-    """The args and every tensor; `_extra_state` entries (TransformerEngine's FP8 metadata, no
-    weights) and anything else stored as bytes are left unread, except the common state."""
+    common, state = read_dcp(directory)
+    if not common:
+        raise ConversionError(f"{directory} has no common state (Megatron-LM's args) in its DCP")
+    args = _args_in([entry for shard in common for entry in _listed(shard)], directory)
+    return args, unstacked(state, int(getattr(args, "num_layers", 0)))
+
+
+def read_dcp(directory: Path) -> tuple[list[Any], dict[str, torch.Tensor]]:
+    """The common state's entries and every tensor of a Megatron-Core torch_dist checkpoint;
+    `_extra_state` entries (TransformerEngine's FP8 metadata, no weights) and anything else
+    stored as bytes are left unread, except the common state."""
     reader = FileSystemReader(str(directory))
     try:
         metadata = reader.read_metadata()
     except Exception as error:  # a torn or foreign .metadata: torch raises pickle errors too
         raise ConversionError(f"{directory / '.metadata'} cannot be read: {error}") from None
+    _check_files(directory, metadata.storage_data)
     state: dict[str, Any] = {}
     for key, item in metadata.state_dict_metadata.items():
         if isinstance(item, TensorStorageMetadata):
@@ -41,17 +52,22 @@ def _read_dcp(directory: Path) -> tuple[Any, dict[str, torch.Tensor]]:
         elif key.startswith("common_state"):
             state[key] = io.BytesIO()
     common = [key for key in state if key.startswith("common_state")]
-    if not common:
-        raise ConversionError(f"{directory} has no common state (Megatron-LM's args) in its DCP")
     try:
         dcp_load(state, storage_reader=reader, no_dist=True)
     except CheckpointException as error:  # a BaseException: a missing or short __R_0.distcp
         raise ConversionError(
             f"{directory}: torch.distributed.checkpoint failed: {error}"
         ) from None
-    shards = [state.pop(key) for key in common]
-    args = _args_in([entry for shard in shards for entry in _listed(shard)], directory)
-    return args, _unstacked(state, int(getattr(args, "num_layers", 0)))
+    return [state.pop(key) for key in common], state
+
+
+def _check_files(directory: Path, storage: Any) -> None:
+    """Every `__R_I.distcp` the metadata lists (one or more per saving rank: a tensor-parallel
+    rank or a pipeline stage) is there; torch's own error would bury the name in a traceback."""
+    listed = sorted({item.relative_path for item in (storage or {}).values()})
+    for name in listed:
+        if not (directory / name).is_file():
+            raise ConversionError(f"shard {directory / name} is missing (.metadata lists it)")
 
 
 def _listed(value: Any) -> list[Any]:
@@ -65,7 +81,7 @@ def _args_in(entries: list[Any], directory: Path) -> Any:
     raise ConversionError(f"{directory}: the common state holds no 'args'")
 
 
-def _unstacked(state: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Tensor]:
+def unstacked(state: dict[str, torch.Tensor], layers: int) -> dict[str, torch.Tensor]:
     """`decoder.layers.X` of shape (layers, ...) → `decoder.layers.{i}.X`."""
     out: dict[str, torch.Tensor] = {}
     for key, tensor in state.items():

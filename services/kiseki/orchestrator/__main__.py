@@ -13,6 +13,7 @@ from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceConfig, ServiceContext, run_service
 from kiseki.orchestrator.config import KubernetesConfig, OrchestratorConfig
 from kiseki.orchestrator.control import ControlService
+from kiseki.orchestrator.conversion import CheckpointConverter, ProcessConverter
 from kiseki.orchestrator.deployer import Deployer, LocalTritonDeployer
 from kiseki.orchestrator.loop import Orchestrator
 from kiseki.orchestrator.policy_file import load_policies
@@ -51,16 +52,30 @@ def make_deployer(config: OrchestratorConfig) -> Deployer:
     return KubernetesDeployer(client.ApiClient(), cluster, trtllm)
 
 
+def make_converter(config: OrchestratorConfig, deployer: Deployer) -> CheckpointConverter:
+    """Conversions as processes here, or as Jobs beside the Kubernetes deployer's services."""
+    slots, timeout_s = config.conversion_slots, config.conversion_timeout_s
+    if config.deployer == "kubernetes":
+        from kiseki.orchestrator.kube_conversion import KubernetesConverter
+        from kiseki.orchestrator.kube_deployer import KubernetesDeployer
+
+        assert isinstance(deployer, KubernetesDeployer)
+        return KubernetesConverter(deployer.api, deployer.config, slots, timeout_s)
+    python = config.conversion_python
+    return ProcessConverter(config.conversion_dir, python, slots, timeout_s)
+
+
 def main() -> None:
     service, kafka = load_config(ServiceConfig), load_config(KafkaConfig)
     config = load_config(OrchestratorConfig)
     datasets_dir = Path(config.datasets_dir) if config.datasets_dir else None
     policies = load_policies(config.policy_file, datasets_dir)
     deployer = make_deployer(config)
+    converter = make_converter(config, deployer)
     auth, roots = load_config(GrpcAuthConfig), load_config(CheckpointRoots)
 
     async def serve(context: ServiceContext) -> None:
-        orchestrator = Orchestrator(kafka, config, policies, deployer, roots)
+        orchestrator = Orchestrator(kafka, config, policies, deployer, roots, converter)
         control = ControlService(orchestrator)
         server = GrpcServer(
             [lambda s: control_pb2_grpc.add_ControlServicer_to_server(control, s)],

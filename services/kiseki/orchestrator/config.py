@@ -65,8 +65,8 @@ class OrchestratorConfig:
     conversion_dir: Path = setting(
         "KISEKI_CONVERSION_DIR",
         Path(".artifacts/orchestrator/converted"),
-        doc="HuggingFace copies of Megatron-LM / DeepSpeed checkpoints, one per checkpoint id;"
-        " with the kubernetes deployer, a path the serving pods mount at the same place",
+        doc="local mode: HuggingFace copies of Megatron-LM / DeepSpeed / NeMo 2 checkpoints, one"
+        " per checkpoint id (Kubernetes: KISEKI_K8S_CONVERSION_MOUNT)",
     )
     conversion_slots: int = setting(
         "KISEKI_CONVERSION_SLOTS",
@@ -151,6 +151,38 @@ class KubernetesConfig:
         "KISEKI_K8S_TRTLLM_SOURCE_CLAIM",
         "",
         doc="trtllm: PVC with TensorRT-LLM's source at the image's version, for the build Job",
+    )
+    conversion_claim: str = setting(
+        "KISEKI_K8S_CONVERSION_CLAIM",
+        "",
+        doc="PVC (ReadWriteMany) the conversion Jobs write HF copies to, which the orchestrator"
+        " (to reuse and delete them) and the serving pods mount too; empty: checkpoints that"
+        " need conversion fail, naming this variable",
+    )
+    conversion_mount: str = setting(
+        "KISEKI_K8S_CONVERSION_MOUNT",
+        "/converted",
+        doc="where the Jobs, the orchestrator and the serving pods all mount that PVC, so a"
+        " converted copy's path is valid in each unchanged",
+    )
+    conversion_image: str = setting(
+        "KISEKI_K8S_CONVERSION_IMAGE",
+        "",
+        doc="image of the conversion Jobs (runs `kiseki convert`; torch, transformers, and"
+        " deepspeed for DeepSpeed checkpoints); empty: KISEKI_K8S_REPOSITORY_IMAGE",
+    )
+    conversion_cpu: str = setting(
+        "KISEKI_K8S_CONVERSION_CPU",
+        "4",
+        unit="cores",
+        doc="requested by each conversion Job: torch merges the shards on a few threads",
+    )
+    conversion_memory: str = setting(
+        "KISEKI_K8S_CONVERSION_MEMORY",
+        "64Gi",
+        unit="bytes (Kubernetes quantity)",
+        doc="request and limit of each conversion Job: the whole model in fp32 once, ~52 GB"
+        " for 13B",
     )
     gpus: int = setting(
         "KISEKI_K8S_GPUS", 1, unit="GPUs", doc="nvidia.com/gpu per serving pod; 0 serves on CPU"

@@ -1,7 +1,7 @@
 """The conversion stage: a checkpoint the endpoints cannot serve as it is (Megatron-LM,
 DeepSpeed, NeMo 2) becomes a HuggingFace checkpoint first, each conversion in a process of its
-own (`python -m kiseki.conversion`), so a crash or an OOM kill fails one checkpoint, never
-the orchestrator.
+own (`python -m kiseki.conversion`) here, a Job of its own on Kubernetes (kube_conversion), so
+a crash or an OOM kill fails one checkpoint, never the orchestrator.
 
 The copy is `<conversion_dir>/<checkpoint_id>`, renamed there by the converter only when whole:
 a restarted orchestrator reuses a finished one and never sees a half-written one (a dead
@@ -15,8 +15,9 @@ import logging
 import shutil
 import signal
 from pathlib import Path
+from typing import Protocol
 
-from kiseki.conversion.formats import FLAGS
+from kiseki.conversion.formats import FLAGS, failure_reason
 from kiseki.v1 import events_pb2 as ev
 
 log = logging.getLogger(__name__)
@@ -38,13 +39,32 @@ def needs_conversion(checkpoint: ev.CheckpointDiscovered) -> bool:
     return checkpoint.format in FLAGS
 
 
-class Converter:
+class CheckpointConverter(Protocol):
+    """Where and how conversions run: a process here, a Kubernetes Job on a cluster."""
+
+    async def start(self) -> None: ...
+
+    async def convert(self, checkpoint: ev.CheckpointDiscovered) -> ev.CheckpointDiscovered:
+        """The checkpoint as the HF copy the endpoints load; ConversionFailed says why not."""
+        ...
+
+    async def discard(self, checkpoint_id: str) -> None: ...
+
+
+def served_copy(checkpoint: ev.CheckpointDiscovered, uri: str) -> ev.CheckpointDiscovered:
+    served = ev.CheckpointDiscovered()
+    served.CopyFrom(checkpoint)
+    served.uri, served.format = uri, ev.CHECKPOINT_FORMAT_HF
+    return served
+
+
+class ProcessConverter:
     def __init__(self, directory: Path, python: str, slots: int, timeout_s: float) -> None:
         self.directory, self.python, self.timeout_s = directory, python, timeout_s
         self._slots = asyncio.Semaphore(slots)
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         for partial in self.directory.glob("*.partial-*"):
             shutil.rmtree(partial, ignore_errors=True)
@@ -60,10 +80,7 @@ class Converter:
             if not destination.is_dir():
                 async with self._slots:
                     await self._run(checkpoint, destination)
-        served = ev.CheckpointDiscovered()
-        served.CopyFrom(checkpoint)
-        served.uri, served.format = str(destination), ev.CHECKPOINT_FORMAT_HF
-        return served
+        return served_copy(checkpoint, str(destination))
 
     async def _run(self, checkpoint: ev.CheckpointDiscovered, destination: Path) -> None:
         command = [*_die_with_parent(), self.python, "-m", "kiseki.conversion"]
@@ -89,14 +106,14 @@ class Converter:
         if process.returncode:
             raise ConversionFailed(_reason(process.returncode, stderr.decode(errors="replace")))
 
-    def discard(self, checkpoint_id: str) -> None:
+    async def discard(self, checkpoint_id: str) -> None:
         shutil.rmtree(self.path(checkpoint_id), ignore_errors=True)
 
 
 def _reason(returncode: int, stderr: str) -> str:
-    for line in reversed(stderr.splitlines()):
-        if line.startswith("conversion failed: "):
-            return line.removeprefix("conversion failed: ")
+    reason = failure_reason(stderr)
+    if reason is not None:
+        return reason
     if returncode < 0:
         name = signal.Signals(-returncode).name
         return f"the conversion process was killed by {name} (out of memory?)"

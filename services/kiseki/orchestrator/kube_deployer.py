@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,6 +33,7 @@ from kiseki.orchestrator.kube_readiness import (
     deployment_ready,
     inference_service_ready,
     job_complete,
+    poll,
 )
 from kiseki.serving.endpoints import Endpoint
 from kiseki.serving.trtllm.build_job import job_name
@@ -59,6 +59,7 @@ class KubernetesDeployer:
         self.readiness = readiness or TritonReadiness()
         self.core, self.apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
         self.batch, self.custom = k8s.BatchV1Api(api), k8s.CustomObjectsApi(api)
+        self.api = api  # shared with the conversion Jobs' converter
         self.adopted: dict[str, str] = {}  # checkpoint id -> object name, found at start
 
     async def start(self) -> None:
@@ -119,11 +120,8 @@ class KubernetesDeployer:
     async def _wait(
         self, condition: Callable[[], Awaitable[bool]], timeout_s: float, name: str
     ) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not await condition():
-            if time.monotonic() > deadline:
-                raise DeployError(f"{name} not ready within {timeout_s:.0f} s")
-            await asyncio.sleep(self.config.poll_s)
+        if not await poll(condition, timeout_s, self.config.poll_s):
+            raise DeployError(f"{name} not ready within {timeout_s:.0f} s")
 
     def _create(self, checkpoint: ev.CheckpointDiscovered) -> None:
         """Create the objects; one that exists already (a restart, a retry) is adopted."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import PurePosixPath
 
 from kubernetes import client as k8s
 
@@ -54,21 +55,31 @@ def selector(cfg: KubernetesConfig) -> str:
     )
 
 
-def identity(
-    cfg: KubernetesConfig, checkpoint: ev.CheckpointDiscovered, **annotations: str
-) -> k8s.V1ObjectMeta:
-    labels = {
+def identity_labels(
+    cfg: KubernetesConfig, checkpoint: ev.CheckpointDiscovered, component: str = COMPONENT
+) -> dict[str, str]:
+    return {
         "app.kubernetes.io/name": "kiseki",
-        "app.kubernetes.io/component": COMPONENT,
+        "app.kubernetes.io/component": component,
         "app.kubernetes.io/managed-by": MANAGER,
         "app.kubernetes.io/instance": cfg.instance,
         RUN_LABEL: label_value(checkpoint.run_id),
         CHECKPOINT_LABEL: label_value(checkpoint.checkpoint_id),
     }
-    # Labels may be cut to 63 characters; annotations keep the exact identities.
-    annotations |= {RUN_LABEL: checkpoint.run_id, CHECKPOINT_LABEL: checkpoint.checkpoint_id}
+
+
+def identity_annotations(checkpoint: ev.CheckpointDiscovered) -> dict[str, str]:
+    """Labels may be cut to 63 characters; annotations keep the exact identities."""
+    return {RUN_LABEL: checkpoint.run_id, CHECKPOINT_LABEL: checkpoint.checkpoint_id}
+
+
+def identity(
+    cfg: KubernetesConfig, checkpoint: ev.CheckpointDiscovered, **annotations: str
+) -> k8s.V1ObjectMeta:
     return k8s.V1ObjectMeta(
-        name=object_name(checkpoint.checkpoint_id), labels=labels, annotations=annotations
+        name=object_name(checkpoint.checkpoint_id),
+        labels=identity_labels(cfg, checkpoint),
+        annotations=annotations | identity_annotations(checkpoint),
     )
 
 
@@ -139,10 +150,14 @@ def build_job(
 ) -> k8s.V1Job:
     """The checkpoint's engine-build Job, writing where its serving pod will read the engine."""
     engine = object_name(checkpoint.checkpoint_id)
+    # A converted checkpoint lives on the conversion PVC, any other on the checkpoints' PVC.
+    claim, mount = cfg.checkpoint_claim, cfg.checkpoint_mount
+    if cfg.conversion_claim and PurePosixPath(checkpoint.uri).is_relative_to(cfg.conversion_mount):
+        claim, mount = cfg.conversion_claim, cfg.conversion_mount
     claims = BuildVolumes(
-        checkpoint_claim=cfg.checkpoint_claim,
+        checkpoint_claim=claim,
         engine_claim=cfg.engine_claim,
-        checkpoint_subpath=checkpoint.uri.removeprefix(cfg.checkpoint_mount).strip("/"),
+        checkpoint_subpath=checkpoint.uri.removeprefix(mount).strip("/"),
         engine_subpath=engine,
         source_claim=cfg.trtllm_source_claim,
     )

@@ -131,6 +131,11 @@ def _volumes(cfg: KubernetesConfig) -> tuple[list[k8s.V1Volume], list[k8s.V1Volu
         k8s.V1VolumeMount(name="tmp", mount_path="/tmp"),
         k8s.V1VolumeMount(name="shm", mount_path="/dev/shm"),
     ]
+    if cfg.conversion_claim:  # where a converted checkpoint's uri points
+        volumes.append(claim("converted", cfg.conversion_claim))
+        mounts.append(
+            k8s.V1VolumeMount(name="converted", mount_path=cfg.conversion_mount, read_only=True)
+        )
     if cfg.backend == "trtllm":
         volumes.append(claim("engines", cfg.engine_claim))
         mounts.append(k8s.V1VolumeMount(name="engines", mount_path=ENGINES_DIR, read_only=True))

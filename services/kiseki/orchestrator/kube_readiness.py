@@ -3,6 +3,9 @@ the engine-build Job), and Triton's answer over gRPC."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import tritonclient.grpc.aio as triton_aio
@@ -49,16 +52,33 @@ def deployment_ready(deployment: k8s.V1Deployment) -> bool:
     return current and (status.available_replicas or 0) >= 1
 
 
-def job_complete(job: k8s.V1Job) -> bool:
-    """True once the Job completed; DeployError with its reason once it failed."""
+def job_outcome(job: k8s.V1Job) -> tuple[bool, str | None]:
+    """(finished, failure): (False, None) while it runs, (True, None) once it completed,
+    (True, the Failed condition's message or reason) once it failed."""
     for condition in (job.status.conditions if job.status else None) or []:
         if condition.status != "True":
             continue
         if condition.type == "Complete":
-            return True
+            return True, None
         if condition.type == "Failed":
-            name = job.metadata.name if job.metadata else "the engine build"
-            raise DeployError(
-                f"engine build {name} failed: {condition.message or condition.reason}"
-            )
-    return False
+            return True, str(condition.message or condition.reason)
+    return False, None
+
+
+def job_complete(job: k8s.V1Job) -> bool:
+    """True once the Job completed; DeployError with its reason once it failed."""
+    finished, failure = job_outcome(job)
+    if failure is not None:
+        name = job.metadata.name if job.metadata else "the engine build"
+        raise DeployError(f"engine build {name} failed: {failure}")
+    return finished
+
+
+async def poll(condition: Callable[[], Awaitable[bool]], timeout_s: float, poll_s: float) -> bool:
+    """Whether `condition` came true within `timeout_s`, asked every `poll_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not await condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(poll_s)
+    return True

@@ -16,7 +16,12 @@ from kiseki.core.kafka_tail import LATEST, TopicTail
 from kiseki.core.service import ServiceContext
 from kiseki.core.status import checkpoint_status
 from kiseki.orchestrator.config import OrchestratorConfig
-from kiseki.orchestrator.conversion import ConversionFailed, Converter, needs_conversion
+from kiseki.orchestrator.conversion import (
+    CheckpointConverter,
+    ConversionFailed,
+    ProcessConverter,
+    needs_conversion,
+)
 from kiseki.orchestrator.deployer import Deployer, DeployError
 from kiseki.orchestrator.planner import plan_jobs
 from kiseki.orchestrator.policy import PolicyBook
@@ -41,6 +46,7 @@ class Orchestrator:
         policies: PolicyBook,
         deployer: Deployer,
         roots: CheckpointRoots | None = None,
+        converter: CheckpointConverter | None = None,
     ) -> None:
         self.kafka, self.config, self.policies, self.deployer = kafka, config, policies, deployer
         self.roots = roots or CheckpointRoots()
@@ -49,7 +55,7 @@ class Orchestrator:
         self.listeners: set[asyncio.Queue[ev.CheckpointStatus]] = set()
         self._producer = ProtoProducer(kafka, "kiseki-orchestrator")
         self._busy: dict[str, asyncio.Task[None]] = {}
-        self.converter = Converter(
+        self.converter = converter or ProcessConverter(
             config.conversion_dir,
             config.conversion_python,
             config.conversion_slots,
@@ -143,7 +149,7 @@ class Orchestrator:
             endpoint = await self.deployer.deploy(served)
         except DeployError as error:
             await self.publish_status(view, ev.CHECKPOINT_STATE_FAILED, str(error))
-            self._discard_converted(view)
+            await self._discard_converted(view)
             return
         await self.publish_status(view, ev.CHECKPOINT_STATE_READY)
         jobs = plan_jobs(view.checkpoint, policy, endpoint)
@@ -171,14 +177,14 @@ class Orchestrator:
             await self.publish_status(view, ev.CHECKPOINT_STATE_FAILED, str(error))
             return None
 
-    def _discard_converted(self, view: CheckpointView) -> None:
+    async def _discard_converted(self, view: CheckpointView) -> None:
         policy = view.policy(self.policies)
         if needs_conversion(view.checkpoint) and not (policy and policy.keep_converted):
-            self.converter.discard(view.checkpoint.checkpoint_id)
+            await self.converter.discard(view.checkpoint.checkpoint_id)
 
     async def _finish(self, view: CheckpointView) -> None:
         await self.deployer.teardown(view.checkpoint.checkpoint_id)
-        self._discard_converted(view)
+        await self._discard_converted(view)
         if view.failures:
             reasons = "; ".join(sorted(set(view.failures.values())))[:2000]
             await self.publish_status(view, ev.CHECKPOINT_STATE_FAILED, reasons)
@@ -268,7 +274,7 @@ class Orchestrator:
         tail = await self.rebuild()
         try:
             await self.deployer.start()
-            self.converter.start()
+            await self.converter.start()
             await self._resume()
             context.health.set_ready(True)
             await self._follow(tail, context)

@@ -36,6 +36,8 @@ NEEDED = {
     "kserve": {("serving.kserve.io", "inferenceservices", ""): CRUD},
 }
 TRTLLM_JOBS = {("batch", "jobs", ""): {"get", "create", "delete"}}
+# Conversion Jobs, and their pods listed for a failed one's termination message.
+CONVERSION = TRTLLM_JOBS | {("", "pods", ""): {"list"}}
 MODES = {
     "deployment": ([], NEEDED["deployment"]),
     "kserve": (["--set", "serving.mode=kserve"], NEEDED["kserve"]),
@@ -43,6 +45,16 @@ MODES = {
         ["--set", "serving.mode=kserve", "--set", "serving.backend=trtllm",
          "--set", "serving.trtllm.engineClaim=engines"],
         NEEDED["kserve"] | TRTLLM_JOBS,
+    ),
+    "deployment-conversion": (
+        ["--set", "conversion.existingClaim=converted"],
+        NEEDED["deployment"] | CONVERSION,
+    ),
+    "kserve-trtllm-conversion": (
+        ["--set", "serving.mode=kserve", "--set", "serving.backend=trtllm",
+         "--set", "serving.trtllm.engineClaim=engines",
+         "--set", "conversion.existingClaim=converted"],
+        NEEDED["kserve"] | CONVERSION,
     ),
 }  # fmt: skip
 

@@ -49,10 +49,10 @@ def label_value(text: str) -> str:
     return _shortened(cleaned, 63).strip("-_.") or "none"
 
 
-def job_name(checkpoint_id: str) -> str:
-    """A DNS-1123 label: the Job's name, unique per checkpoint."""
+def job_name(checkpoint_id: str, prefix: str = "trtllm-build") -> str:
+    """A DNS-1123 label: the Job's name, unique per checkpoint and kind of Job."""
     cleaned = _NAME_UNSAFE.sub("-", checkpoint_id.lower()).strip("-")
-    return _shortened(f"trtllm-build-{cleaned}".rstrip("-"), 63).strip("-")
+    return _shortened(f"{prefix}-{cleaned}".rstrip("-"), 63).strip("-")
 
 
 def build_script(cfg: TrtllmConfig) -> str:
