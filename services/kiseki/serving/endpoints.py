@@ -193,18 +193,23 @@ class LocalEndpointManager:
                 log.warning("tritonserver unavailable; retrying", extra={"error": str(error)})
                 await asyncio.sleep(1.0)
 
-    def _endpoint(self, server: LocalTriton, name: str) -> Endpoint:
-        return Endpoint(server.grpc_address, name, self.options.backend, self.options.dtype)
+    @staticmethod
+    def _endpoint(server: LocalTriton, name: str, options: ServingOptions) -> Endpoint:
+        return Endpoint(server.grpc_address, name, options.backend, options.dtype)
 
-    async def load(self, name: str, checkpoint: Path) -> Endpoint:
-        """Serve `checkpoint` as model `name`; return when Triton reports it ready."""
+    async def load(
+        self, name: str, checkpoint: Path, options: ServingOptions | None = None
+    ) -> Endpoint:
+        """Serve `checkpoint` as model `name` (with `options` in place of the manager's, e.g.
+        a run's own backend and dtype); return when Triton reports it ready."""
+        options = options or self.options
         async with self._locks.setdefault(name, asyncio.Lock()):
             if self._loaded.get(name) == checkpoint:
                 server = await self._ensure_server()
-                return self._endpoint(server, name)
+                return self._endpoint(server, name, options)
 
             async def attempt(server: LocalTriton) -> None:
-                write_model(self.repository, name, checkpoint, self.options)
+                write_model(self.repository, name, checkpoint, options)
                 await self._load_into(server, name)
 
             try:
@@ -213,7 +218,7 @@ class LocalEndpointManager:
                 shutil.rmtree(self.repository / name, ignore_errors=True)
                 raise
             self._loaded[name] = checkpoint
-            return self._endpoint(server, name)
+            return self._endpoint(server, name, options)
 
     async def unload(self, name: str) -> None:
         """Unload `name` and wait until Triton no longer serves it."""
