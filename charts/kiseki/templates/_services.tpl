@@ -82,7 +82,7 @@
   value: {{ $pairs := list }}{{ range $key, $value := $serving.nodeSelector }}{{ $pairs = append $pairs (printf "%s=%s" $key $value) }}{{ end }}{{ join "," $pairs | quote }}
 - name: KISEKI_K8S_READY_TIMEOUT_S
   value: {{ $serving.readyTimeoutSeconds | quote }}
-{{- if $trtllm }}
+{{- if include "kiseki.engineBuilds" . }}
 - name: KISEKI_K8S_ENGINE_CLAIM
   value: {{ required "serving.trtllm.engineClaim is required with the trtllm backend" $serving.trtllm.engineClaim | quote }}
 - name: KISEKI_K8S_TRTLLM_SOURCE_CLAIM

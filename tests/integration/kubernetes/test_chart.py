@@ -49,6 +49,8 @@ def test_helm_lint_passes(values: list[str]) -> None:
         ("serving.mode=knative", "at '/serving/mode': value must be one of"),
         ("runner.replicas=-1", "at '/runner/replicas': minimum"),
         ("checkpoints.mountPath=relative", "at '/checkpoints/mountPath'"),
+        ("policy.serving.gpu=1", "additional properties 'gpu' not allowed"),
+        ("policy.runs.big.serving.backend=onnx", "at '/policy/runs/big/serving/backend'"),
     ],
 )
 def test_schema_rejects_typos_and_bad_values(setting: str, complaint: str) -> None:
@@ -156,7 +158,8 @@ def test_example_values_use_secrets_kserve_and_gpus() -> None:
     panels = json.loads(dashboard["data"]["kiseki-trajectories.json"])["panels"]
     assert any("category_trajectory" in json.dumps(p) for p in panels)
     (role,) = _by_kind(objects, "Role")
-    assert [r["apiGroups"] for r in role["rules"]] == [["serving.kserve.io"]]
+    # Jobs: the 172B run's serving.backend is trtllm, so engines are built.
+    assert [r["apiGroups"] for r in role["rules"]] == [["serving.kserve.io"], ["batch"]]
 
 
 def test_helm_test_hook_is_rendered() -> None:
