@@ -29,8 +29,8 @@ class GpuBudget:
     max_endpoints: int = 1
     gpus: int | None = None  # GPUs in all; None with no pools: the budget counts endpoints
     pools: Mapping[str, int] = field(default_factory=dict)  # GPUs per node pool
-    # The fraction of the GPUs owed to the runs with waiting work (split by weight) that goes
-    # to a run below its part before any run above it: no run starves behind heavier ones.
+    # The fraction of the GPUs split evenly among the runs with work as a floor: a run below
+    # its part goes before any run above it, so no run starves behind heavier ones.
     min_share: float = 0.0
     reserve_after_s: float = RESERVE_AFTER_S
 

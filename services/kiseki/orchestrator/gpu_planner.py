@@ -83,12 +83,11 @@ class GpuPlanner:
     def _owed(
         self, queues: Mapping[str, Sequence[Demand]], usage: Mapping[str, int]
     ) -> dict[str, float]:
-        """Each run's part of the minimum share, by weight, among runs with work or units."""
+        """Each run's floor: the minimum share split evenly among runs with work or units
+        (evenly, not by weight: the floor is what keeps a light run from starving)."""
         runs = {r for r, q in queues.items() if q} | {r for r, u in usage.items() if u}
-        weights = {run: self.weight(run) for run in runs}
-        share = self.budget.min_share * self.budget.total()
-        whole = sum(weights.values()) or 1.0
-        return {run: share * weight / whole for run, weight in weights.items()}
+        floor = self.budget.min_share * self.budget.total() / max(len(runs), 1)
+        return dict.fromkeys(runs, floor)
 
     def _rank(
         self, demand: Demand, usage: Mapping[str, int], owed: Mapping[str, float]

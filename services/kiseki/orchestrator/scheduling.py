@@ -33,7 +33,7 @@ class Scheduler:
             return []  # nothing can start: spare ordering every waiting checkpoint
         live, queues = fleet.queues(self.policies, now_s)
         demands = {
-            run_id: [self._demand(live[run_id], live=True)] * (run_id in live)
+            run_id: ([self._demand(live[run_id], live=True)] if run_id in live else [])
             + [self._demand(view) for view in queue]
             for run_id, queue in queues.items()
         }
