@@ -1,7 +1,7 @@
 """The policy's `budget`: what the orchestrator may ask the cluster for at once.
 
     {"budget": {"gpus": 64, "pools": {"h100": 48, "a100": 16}, "min_share": 0.25,
-                "reserve_after_s": 1800}}
+                "reserve_after_s": 1800, "live_headroom": 2}}
 
 Without `gpus` or `pools` the budget counts endpoints (`max_endpoints`, default 1), as before.
 With them an endpoint costs its run's `serving.gpus`, `max_endpoints` (default: the GPU total)
@@ -17,7 +17,7 @@ from typing import Any
 from kiseki.orchestrator.policy_errors import PolicyError
 from kiseki.orchestrator.serving_policy import ServingResources
 
-_KEYS = ("max_endpoints", "gpus", "pools", "min_share", "reserve_after_s")
+_KEYS = ("max_endpoints", "gpus", "pools", "min_share", "reserve_after_s", "live_headroom")
 # A 172B endpoint blocked this long reserves its pool: small endpoints finishing in that pool
 # leave their GPUs to it instead of being replaced (30 min: a few small checkpoints' load and
 # evaluation, short beside the hour the 172B one itself takes).
@@ -33,6 +33,11 @@ class GpuBudget:
     # its part goes before any run above it, so no run starves behind heavier ones.
     min_share: float = 0.0
     reserve_after_s: float = RESERVE_AFTER_S
+    # Units the backfill leaves free for live checkpoints: without them a live checkpoint of
+    # a small run waits for a 172B backfill endpoint to finish (~30 min) once the backfill
+    # fills the budget (tools/bench/scheduling.py: p95 1.35 checkpoint intervals with 0, the
+    # 150M run's; under one with 2).
+    live_headroom: int = 0
 
     @property
     def counts_gpus(self) -> bool:
@@ -82,7 +87,10 @@ def parse_budget(raw: object, source: str) -> GpuBudget:
     reserve = raw.get("reserve_after_s", RESERVE_AFTER_S)
     if isinstance(reserve, bool) or not isinstance(reserve, int | float) or reserve < 0:
         raise PolicyError(f"{where}.reserve_after_s: expected seconds ≥ 0, got {reserve!r}")
-    return GpuBudget(max_endpoints, gpus, pools, float(min_share), float(reserve))
+    headroom = raw.get("live_headroom", 0)
+    if isinstance(headroom, bool) or not isinstance(headroom, int) or headroom < 0:
+        raise PolicyError(f"{where}.live_headroom: expected an integer ≥ 0, got {headroom!r}")
+    return GpuBudget(max_endpoints, gpus, pools, float(min_share), float(reserve), headroom)
 
 
 def check_fits(budget: GpuBudget, serving: ServingResources, where: str) -> None:

@@ -4,9 +4,10 @@ Each run offers its waiting checkpoints in its own order (its live one first). E
 planner takes the head of the run that is owed most: a live checkpoint before any backfill,
 then a run below its minimum share, then the run with the fewest units per weight. What fits
 starts; a run whose head does not fit waits while smaller endpoints pack what is left, and
-once its head has waited `reserve_after_s` it reserves its pool: the units that free up there
-are kept for it instead of going to others, so an 8-GPU endpoint neither blocks small ones
-forever nor waits behind them forever. Running endpoints are never stopped.
+once its head has waited `reserve_after_s` (a live head: at once) it reserves its pool: the
+units that free up there are kept for it instead of going to others, so an 8-GPU endpoint
+neither blocks small ones forever nor waits behind them forever. The backfill leaves
+`live_headroom` units free for live checkpoints. Running endpoints are never stopped.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class GpuPlanner:
             run = min(heads, key=lambda r: self._rank(queues[r][heads[r]], usage, owed))
             demand = queues[run][heads[run]]
             room = free.get(demand.pool, 0) - (0 if demand.live else reserved.get(demand.pool, 0))
-            if demand.units <= min(room, total_free):
+            headroom = 0 if demand.live else budget.live_headroom
+            if demand.units <= min(room, total_free - headroom):
                 granted.append(demand)
                 free[demand.pool] -= demand.units
                 total_free -= demand.units
@@ -72,7 +74,7 @@ class GpuPlanner:
                     del heads[run]
                 continue
             since = self.blocked_since.setdefault(run, now_s)
-            aged = now_s - since >= budget.reserve_after_s
+            aged = demand.live or now_s - since >= budget.reserve_after_s
             if aged and demand.pool not in reserved:
                 reserved[demand.pool] = demand.units
             del heads[run]  # a run's endpoints are all its serving size: none of it fits now

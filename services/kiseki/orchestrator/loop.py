@@ -189,8 +189,7 @@ class Orchestrator:
 
     def _spawn(self, view: CheckpointView, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
-        checkpoint_id = view.checkpoint.checkpoint_id
-        self._busy[checkpoint_id] = task
+        self._busy[view.checkpoint.checkpoint_id] = task
         task.add_done_callback(lambda done: self._settle(view, done))
 
     def _settle(self, view: CheckpointView, task: asyncio.Task[None]) -> None:

@@ -32,9 +32,10 @@ class Scheduler:
         if len(active) >= self.policies.budget.max_endpoints:
             return []  # nothing can start: spare ordering every waiting checkpoint
         live, queues = fleet.queues(self.policies, now_s)
+        room = self.policies.budget.max_endpoints - len(active)  # no run gets more than this
         demands = {
             run_id: ([self._demand(live[run_id], live=True)] if run_id in live else [])
-            + [self._demand(view) for view in queue]
+            + [self._demand(view) for view in queue[:room]]
             for run_id, queue in queues.items()
         }
         held = []

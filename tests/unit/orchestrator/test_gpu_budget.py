@@ -129,3 +129,13 @@ def test_the_scheduler_plans_the_fleet_with_each_runs_gpus() -> None:
     picked = [v.checkpoint.checkpoint_id for v in Scheduler(policies).pick(fleet, now_s=1010.0)]
     assert picked[0] == "big-2"  # the live one, newest of a run still training
     assert sorted(picked[1:]) == ["small-0", "small-1"]  # 8 + 2 = the 10 GPUs
+
+
+def test_the_backfill_leaves_the_live_headroom_free() -> None:
+    planner = GpuPlanner(GpuBudget(max_endpoints=16, gpus=8, live_headroom=2))
+    queues = {"big": _queue("big", 3, units=4), "small": _queue("small", 10)}
+    granted = planner.plan(queues, [], 0.0)
+    assert sum(d.units for d in granted) == 6  # 4 + 1 + 1: two GPUs kept for live work
+    live = Demand("small-live", "small", 1, live=True)
+    held = [Held(d.run_id, d.units) for d in granted]
+    assert planner.plan({"small": [live, *queues["small"]]}, held, 1.0)[0] == live

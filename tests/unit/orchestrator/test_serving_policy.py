@@ -81,6 +81,7 @@ def _with(serving: dict[str, Any]) -> dict[str, Any]:
         ({"budget": {"gpus": 0}}, r"budget.gpus: expected an integer ≥ 1"),
         ({"budget": {"gpu": 8}}, r"budget: unknown keys \['gpu'\]"),
         ({"budget": {"min_share": 2}}, r"budget.min_share: expected a fraction"),
+        ({"budget": {"live_headroom": -1}}, r"budget.live_headroom: expected an integer"),
         ({"budget": {"gpus": 4}, **_with({"gpus": 8})}, r"runs.r.serving.gpus: 8 GPUs, but the"),
         ({"budget": {"pools": {"h100": 8}}, **_with({})}, r"runs.r.serving.node_pool: '' is not"),
     ],
