@@ -46,6 +46,8 @@ def test_each_runs_pod_renders_its_resources_and_passes_a_server_dry_run(
 ) -> None:
     raw, environ = _rendered(namespace)
     book = parse_policies(raw, "policy.json")
+    # The chart's default budget must not cap the example's GPUs by a merged max_endpoints.
+    assert (book.budget.gpus, book.budget.max_endpoints) == (64, 64)
     cluster = dataclasses.replace(load_config(KubernetesConfig, environ), mode="deployment")
     trtllm = load_config(TrtllmConfig, environ)
     with kube.admin() as api:
