@@ -156,9 +156,11 @@ def fleet_memory() -> dict[str, Any]:
         tracemalloc.start()
         fleet = _waiting_fleet(count, 8)
         for view in fleet.views.values():
-            view.state = ev.CHECKPOINT_STATE_DONE
             view.jobs = {f"{view.checkpoint.checkpoint_id}/{i}" for i in range(sim.DATASETS * 2)}
             view.done = set(view.jobs)
+            done = ev.CheckpointStatus(checkpoint_id=view.checkpoint.checkpoint_id)
+            done.state = ev.CHECKPOINT_STATE_DONE
+            fleet.apply_status(done)
         sizes[count] = tracemalloc.get_traced_memory()[0]
         tracemalloc.stop()
         del fleet

@@ -106,3 +106,14 @@ def test_an_explicit_request_starts_a_step_the_policy_skips_on_the_suites_it_nam
     assert policy is not None
     assert policy.suites == ("jnli", "jamp")
     assert fleet.views["c60"].policy(policies) == policies.defaults
+
+
+def test_a_finished_checkpoint_keeps_no_job_ids() -> None:
+    fleet = Fleet()
+    view = fleet.add_checkpoint(ev.CheckpointDiscovered(checkpoint_id="c", run_id="r"))
+    view.jobs = {"j1", "j2"}
+    fleet.apply_summary(_summary("j1", failed=False))
+    fleet.apply_summary(_summary("j2", failed=True))
+    fleet.apply_status(_status(ev.CHECKPOINT_STATE_FAILED, 5))
+    assert (view.jobs, view.done, view.failures) == (set(), set(), {})
+    assert view.state == ev.CHECKPOINT_STATE_FAILED
