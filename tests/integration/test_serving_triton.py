@@ -15,9 +15,12 @@ import tritonclient.grpc.aio as triton_aio
 from transformers import AutoModelForCausalLM
 from tritonclient.utils import InferenceServerException
 
+from kiseki.orchestrator.deployer import LocalTritonDeployer
+from kiseki.orchestrator.serving_policy import ServingResources
 from kiseki.serving.client import ScoringClient
 from kiseki.serving.endpoints import EndpointLoadError, LocalEndpointManager
 from kiseki.serving.hf_scoring import HFScorer
+from kiseki.v1 import events_pb2 as ev
 from support.polling import poll_until_async
 
 PROMPTS = ["問題: 3 + 4 = ?\n答え:", "吾輩は", "The quick", "問題: 12 + 7 = ?\n答え: 1"]
@@ -288,3 +291,23 @@ async def test_stopping_while_the_watchdog_restarts_the_server_leaves_none(
     await poll_until_async(restarting, timeout_s=30, interval_s=0.02)
     await manager.stop()
     assert _servers_under(tmp_path) == []
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_the_local_deployer_serves_a_run_with_its_own_dtype(
+    manager: LocalEndpointManager, tiny_checkpoints: dict[int, Path]
+) -> None:
+    """A run's serving.dtype reaches its Triton model; the manager's default stays float32."""
+    checkpoint = ev.CheckpointDiscovered(
+        checkpoint_id="run-dtype", run_id="r", uri=str(tiny_checkpoints[60]),
+        format=ev.CHECKPOINT_FORMAT_HF,
+    )  # fmt: skip
+    deployer = LocalTritonDeployer(manager)
+    endpoint = await deployer.deploy(checkpoint, ServingResources(backend="hf", dtype="bfloat16"))
+    assert (endpoint.backend, endpoint.dtype) == ("hf", "bfloat16")
+    config = (manager.repository / "run-dtype" / "config.pbtxt").read_text()
+    assert 'key: "dtype"\n  value {\n    string_value: "bfloat16"' in config
+    texts, _ = await _scores(endpoint.address, endpoint.model_name)
+    assert len(texts) == len(PROMPTS)
+    assert manager.options.dtype == "float32"
+    await deployer.teardown("run-dtype")

@@ -17,7 +17,8 @@ from support.polling import poll_until
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "kiseki"
 EXAMPLE_VALUES = CHART / "examples" / "gpu-cluster.yaml"
-KSERVE_CRD = REPO / "k8s" / "crds" / "inferenceservices.serving.kserve.io.yaml"
+# Stand-ins for the CRDs of KServe, KEDA and Prometheus Operator (open schemas).
+CRDS = sorted((REPO / "k8s" / "crds").glob("*.yaml"))
 
 
 def run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:

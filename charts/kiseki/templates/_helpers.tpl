@@ -107,3 +107,10 @@ readinessProbe:
 - {name: kafka-ca, mountPath: /etc/kiseki/kafka-ca, readOnly: true}
 {{- end }}
 {{- end -}}
+
+{{- /* Engine builds happen when the install's backend is trtllm or, with an engine claim
+named, when a run's policy asks for serving.backend trtllm: then the orchestrator gets the
+TensorRT-LLM settings and may run Jobs. */ -}}
+{{- define "kiseki.engineBuilds" -}}
+{{- if or (eq .Values.serving.backend "trtllm") .Values.serving.trtllm.engineClaim -}}true{{- end -}}
+{{- end -}}

@@ -98,7 +98,7 @@
 - name: KISEKI_CONVERSION_TIMEOUT_S
   value: {{ .timeoutSeconds | quote }}
 {{- end }}
-{{- if $trtllm }}
+{{- if include "kiseki.engineBuilds" . }}
 - name: KISEKI_K8S_ENGINE_CLAIM
   value: {{ required "serving.trtllm.engineClaim is required with the trtllm backend" $serving.trtllm.engineClaim | quote }}
 - name: KISEKI_K8S_TRTLLM_SOURCE_CLAIM

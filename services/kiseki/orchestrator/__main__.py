@@ -16,6 +16,7 @@ from kiseki.orchestrator.control import ControlService
 from kiseki.orchestrator.conversion import CheckpointConverter, ProcessConverter
 from kiseki.orchestrator.deployer import Deployer, LocalTritonDeployer
 from kiseki.orchestrator.loop import Orchestrator
+from kiseki.orchestrator.policy import PolicyBook
 from kiseki.orchestrator.policy_file import load_policies
 from kiseki.orchestrator.roots import CheckpointRoots
 from kiseki.serving.endpoints import LocalEndpointManager
@@ -24,9 +25,10 @@ from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import control_pb2_grpc
 
 
-def make_deployer(config: OrchestratorConfig) -> Deployer:
+def make_deployer(config: OrchestratorConfig, policies: PolicyBook | None = None) -> Deployer:
     """The deployer KISEKI_DEPLOYER names. A Kubernetes one uses the pod's ServiceAccount, or
-    the kubeconfig (KUBECONFIG) when the orchestrator runs outside the cluster."""
+    the kubeconfig (KUBECONFIG) when the orchestrator runs outside the cluster; it reads the
+    KISEKI_TRTLLM_* settings when the backend, or a run's serving.backend, is trtllm."""
     if config.deployer == "local":
         if config.serving_backend not in BACKENDS:
             raise ConfigError(
@@ -44,7 +46,8 @@ def make_deployer(config: OrchestratorConfig) -> Deployer:
     from kiseki.orchestrator.kube_deployer import KubernetesDeployer
 
     cluster = load_config(KubernetesConfig).validate()
-    trtllm = load_config(TrtllmConfig).validate() if cluster.backend == "trtllm" else None
+    backends = {cluster.backend} | (policies.serving_backends() if policies else set())
+    trtllm = load_config(TrtllmConfig).validate() if "trtllm" in backends else None
     try:
         kube_config.load_incluster_config()
     except kube_config.ConfigException:
@@ -70,7 +73,7 @@ def main() -> None:
     config = load_config(OrchestratorConfig)
     datasets_dir = Path(config.datasets_dir) if config.datasets_dir else None
     policies = load_policies(config.policy_file, datasets_dir)
-    deployer = make_deployer(config)
+    deployer = make_deployer(config, policies)
     converter = make_converter(config, deployer)
     auth, roots = load_config(GrpcAuthConfig), load_config(CheckpointRoots)
 

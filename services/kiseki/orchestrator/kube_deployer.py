@@ -35,6 +35,8 @@ from kiseki.orchestrator.kube_readiness import (
     job_complete,
     poll,
 )
+from kiseki.orchestrator.kube_resources import run_configs
+from kiseki.orchestrator.serving_policy import ServingResources
 from kiseki.serving.endpoints import Endpoint
 from kiseki.serving.trtllm.build_job import job_name
 from kiseki.serving.trtllm.config import TrtllmConfig
@@ -84,15 +86,19 @@ class KubernetesDeployer:
         metadata = [d.metadata for d in deployments.items if d.metadata is not None]
         return [(str(meta.name), meta.annotations or {}) for meta in metadata]
 
-    async def deploy(self, checkpoint: ev.CheckpointDiscovered) -> Endpoint:
+    async def deploy(
+        self, checkpoint: ev.CheckpointDiscovered, serving: ServingResources | None = None
+    ) -> Endpoint:
+        serving = serving or ServingResources()
+        cfg, trtllm = run_configs(self.config, self.trtllm, serving)
         name = objects.object_name(checkpoint.checkpoint_id)
         try:
-            if self.trtllm is not None:
-                await self._build_engine(checkpoint)
-            await asyncio.to_thread(self._create, checkpoint)
+            if trtllm is not None:
+                await self._build_engine(checkpoint, cfg, trtllm, serving)
+            await asyncio.to_thread(self._create, checkpoint, cfg, trtllm, serving)
             await self._wait(lambda: self._resource_ready(name), self.config.ready_timeout_s, name)
             address = self._address(name)
-            models = objects.model_names(self.config, checkpoint.checkpoint_id)
+            models = objects.model_names(cfg, checkpoint.checkpoint_id)
             await self._wait(
                 lambda: self.readiness.ready(address, models), self.config.ready_timeout_s, name
             )
@@ -105,9 +111,9 @@ class KubernetesDeployer:
             await self.teardown(checkpoint.checkpoint_id)  # a FAILED checkpoint holds no GPU
             raise
         self.adopted[checkpoint.checkpoint_id] = name
-        if self.trtllm is not None:
-            return Endpoint(address, models[0], "trtllm", self.trtllm.checkpoint_dtype)
-        return Endpoint(address, models[0])
+        if trtllm is not None:
+            return Endpoint(address, models[0], "trtllm", trtllm.checkpoint_dtype)
+        return Endpoint(address, models[0], serving.backend or "hf", serving.dtype or "float32")
 
     def _address(self, name: str) -> str:
         kserve = self.config.mode == "kserve"
@@ -123,18 +129,24 @@ class KubernetesDeployer:
         if not await poll(condition, timeout_s, self.config.poll_s):
             raise DeployError(f"{name} not ready within {timeout_s:.0f} s")
 
-    def _create(self, checkpoint: ev.CheckpointDiscovered) -> None:
+    def _create(
+        self,
+        checkpoint: ev.CheckpointDiscovered,
+        cfg: KubernetesConfig,
+        trtllm: TrtllmConfig | None,
+        serving: ServingResources,
+    ) -> None:
         """Create the objects; one that exists already (a restart, a retry) is adopted."""
-        namespace, cfg = self.config.namespace, self.config
+        namespace = cfg.namespace
         if cfg.mode == "kserve":
-            body = as_manifest(objects.inference_service(cfg, checkpoint, self.trtllm))
+            body = as_manifest(objects.inference_service(cfg, checkpoint, trtllm, serving))
             creations: list[Callable[[], object]] = [
                 lambda: self.custom.create_namespaced_custom_object(
                     GROUP, VERSION, namespace, PLURAL, body
                 )
             ]
         else:
-            deployment, service = objects.deployment(cfg, checkpoint, self.trtllm)
+            deployment, service = objects.deployment(cfg, checkpoint, trtllm, serving)
             creations = [
                 lambda: self.apps.create_namespaced_deployment(namespace, deployment),
                 lambda: self.core.create_namespaced_service(namespace, service),
@@ -160,11 +172,16 @@ class KubernetesDeployer:
         deployment = await asyncio.to_thread(self.apps.read_namespaced_deployment, name, namespace)
         return deployment_ready(deployment)
 
-    async def _build_engine(self, checkpoint: ev.CheckpointDiscovered) -> None:
+    async def _build_engine(
+        self,
+        checkpoint: ev.CheckpointDiscovered,
+        cfg: KubernetesConfig,
+        trtllm: TrtllmConfig,
+        serving: ServingResources,
+    ) -> None:
         """Run the engine-build Job (or adopt one) and wait for it to complete."""
-        assert self.trtllm is not None
-        namespace, name = self.config.namespace, job_name(checkpoint.checkpoint_id)
-        job = objects.build_job(self.config, self.trtllm, checkpoint)
+        namespace, name = cfg.namespace, job_name(checkpoint.checkpoint_id)
+        job = objects.build_job(cfg, trtllm, checkpoint, serving)
         try:
             await asyncio.to_thread(self.batch.create_namespaced_job, namespace, job)
         except ApiException as error:

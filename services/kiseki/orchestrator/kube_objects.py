@@ -17,6 +17,8 @@ from kiseki.orchestrator.kserve_models import (
     V1beta1PredictorSpec,
 )
 from kiseki.orchestrator.kube_pod import PORTS, pod_spec, trtllm_settings
+from kiseki.orchestrator.kube_resources import tolerations
+from kiseki.orchestrator.serving_policy import ServingResources
 from kiseki.serving.trtllm.build_job import BuildVolumes, engine_build_job, label_value
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import events_pb2 as ev
@@ -84,7 +86,10 @@ def identity(
 
 
 def deployment(
-    cfg: KubernetesConfig, checkpoint: ev.CheckpointDiscovered, trtllm: TrtllmConfig | None
+    cfg: KubernetesConfig,
+    checkpoint: ev.CheckpointDiscovered,
+    trtllm: TrtllmConfig | None,
+    serving: ServingResources | None = None,
 ) -> tuple[k8s.V1Deployment, k8s.V1Service]:
     meta = identity(cfg, checkpoint)
     match = {
@@ -93,7 +98,7 @@ def deployment(
     }
     template = k8s.V1PodTemplateSpec(
         metadata=k8s.V1ObjectMeta(labels=meta.labels, annotations=meta.annotations),
-        spec=pod_spec(cfg, checkpoint, trtllm, str(meta.name)),
+        spec=pod_spec(cfg, checkpoint, trtllm, str(meta.name), serving),
     )
     spec = k8s.V1DeploymentSpec(
         replicas=1, selector=k8s.V1LabelSelector(match_labels=match), template=template
@@ -119,12 +124,15 @@ def deployment(
 
 
 def inference_service(
-    cfg: KubernetesConfig, checkpoint: ev.CheckpointDiscovered, trtllm: TrtllmConfig | None
+    cfg: KubernetesConfig,
+    checkpoint: ev.CheckpointDiscovered,
+    trtllm: TrtllmConfig | None,
+    serving: ServingResources | None = None,
 ) -> V1beta1InferenceService:
     meta = identity(
         cfg, checkpoint, **{"serving.kserve.io/deploymentMode": cfg.kserve_deployment_mode}
     )
-    pod = pod_spec(cfg, checkpoint, trtllm, str(meta.name))
+    pod = pod_spec(cfg, checkpoint, trtllm, str(meta.name), serving)
     predictor = V1beta1PredictorSpec(
         min_replicas=1,
         max_replicas=1,
@@ -146,7 +154,10 @@ def inference_service(
 
 
 def build_job(
-    cfg: KubernetesConfig, trtllm: TrtllmConfig, checkpoint: ev.CheckpointDiscovered
+    cfg: KubernetesConfig,
+    trtllm: TrtllmConfig,
+    checkpoint: ev.CheckpointDiscovered,
+    serving: ServingResources | None = None,
 ) -> k8s.V1Job:
     """The checkpoint's engine-build Job, writing where its serving pod will read the engine."""
     engine = object_name(checkpoint.checkpoint_id)
@@ -163,6 +174,10 @@ def build_job(
     )
     settings = trtllm_settings(trtllm, checkpoint, engine)
     job = engine_build_job(settings, checkpoint.run_id, checkpoint.checkpoint_id, claims)
+    pod = job.spec.template.spec if job.spec and job.spec.template else None
+    if pod is not None:
+        pod.node_selector = cfg.node_selector_map or None  # where the engine will be served
+        pod.tolerations = tolerations(trtllm.tensor_parallel, serving or ServingResources())
     if job.metadata is not None and job.metadata.labels is not None:
         job.metadata.labels |= {
             "app.kubernetes.io/managed-by": MANAGER,

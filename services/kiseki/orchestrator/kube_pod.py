@@ -14,6 +14,8 @@ from kubernetes import client as k8s
 
 from kiseki.local.triton import MODEL_PROCESS_MALLOC
 from kiseki.orchestrator.config import KubernetesConfig
+from kiseki.orchestrator.kube_resources import python_backend_args, tolerations
+from kiseki.orchestrator.serving_policy import ServingResources
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import events_pb2 as ev
 
@@ -48,11 +50,13 @@ def _repository_writer(
     checkpoint: ev.CheckpointDiscovered,
     trtllm: TrtllmConfig | None,
     engine: str,
+    serving: ServingResources,
 ) -> k8s.V1Container:
     if trtllm is None:
         command = ["python3", "-m", "kiseki.serving.repository", "--out", MODELS_DIR]
         command += ["--name", checkpoint.checkpoint_id, "--checkpoint", checkpoint.uri]
         command += ["--gpu"] if cfg.gpus else []
+        command += python_backend_args(serving)
         env: list[k8s.V1EnvVar] = []
     else:
         command = ["python3", "-m", "kiseki", "trtllm-repo", "--out", MODELS_DIR]
@@ -147,18 +151,19 @@ def pod_spec(
     checkpoint: ev.CheckpointDiscovered,
     trtllm: TrtllmConfig | None,
     engine: str,
+    serving: ServingResources | None = None,
 ) -> k8s.V1PodSpec:
-    """The serving pod; `engine` names the checkpoint's directory on the engine volume."""
+    """The serving pod; `engine` names the checkpoint's directory on the engine volume; `cfg`
+    and `trtllm` already hold the run's resources (kube_resources), `serving` the rest."""
+    serving = serving or ServingResources()
     volumes, mounts = _volumes(cfg)
     return k8s.V1PodSpec(
-        init_containers=[_repository_writer(cfg, checkpoint, trtllm, engine)],
+        init_containers=[_repository_writer(cfg, checkpoint, trtllm, engine, serving)],
         containers=[_triton(cfg, mounts)],
         volumes=volumes,
         automount_service_account_token=False,  # Triton never talks to the API server
         node_selector=cfg.node_selector_map or None,
-        tolerations=[k8s.V1Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")]
-        if cfg.gpus
-        else None,
+        tolerations=tolerations(cfg.gpus, serving),
         security_context=k8s.V1PodSecurityContext(
             run_as_non_root=True,
             run_as_user=TRITON_UID,

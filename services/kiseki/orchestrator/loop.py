@@ -26,6 +26,7 @@ from kiseki.orchestrator.deployer import Deployer, DeployError
 from kiseki.orchestrator.planner import plan_jobs
 from kiseki.orchestrator.policy import PolicyBook
 from kiseki.orchestrator.roots import CheckpointRoots
+from kiseki.orchestrator.scheduling import Scheduler
 from kiseki.orchestrator.state import CheckpointView, Fleet
 from kiseki.v1 import events_pb2 as ev
 
@@ -52,6 +53,7 @@ class Orchestrator:
         self.roots = roots or CheckpointRoots()
         self.topics = kafka.topics
         self.fleet = Fleet()
+        self.scheduler = Scheduler(policies)
         self.listeners: set[asyncio.Queue[ev.CheckpointStatus]] = set()
         self._producer = ProtoProducer(kafka, "kiseki-orchestrator")
         self._busy: dict[str, asyncio.Task[None]] = {}
@@ -146,7 +148,7 @@ class Orchestrator:
             return
         await self.publish_status(view, ev.CHECKPOINT_STATE_DEPLOYING)
         try:
-            endpoint = await self.deployer.deploy(served)
+            endpoint = await self.deployer.deploy(served, policy.serving)
         except DeployError as error:
             await self.publish_status(view, ev.CHECKPOINT_STATE_FAILED, str(error))
             await self._discard_converted(view)
@@ -193,8 +195,7 @@ class Orchestrator:
 
     def _spawn(self, view: CheckpointView, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
-        checkpoint_id = view.checkpoint.checkpoint_id
-        self._busy[checkpoint_id] = task
+        self._busy[view.checkpoint.checkpoint_id] = task
         task.add_done_callback(lambda done: self._settle(view, done))
 
     def _settle(self, view: CheckpointView, task: asyncio.Task[None]) -> None:
@@ -222,8 +223,7 @@ class Orchestrator:
                     self._spawn(view, self._evaluate(view))
                 else:
                     self._spawn(view, self._finish(view))
-        room = self.policies.max_endpoints - len(self.fleet.active())
-        for view in self.fleet.candidates(self.policies)[: max(room, 0)]:
+        for view in self.scheduler.pick(self.fleet):
             if view.checkpoint.checkpoint_id not in self._busy:
                 view.state = ev.CHECKPOINT_STATE_DEPLOYING  # counts against the budget now
                 self._spawn(view, self._evaluate(view))

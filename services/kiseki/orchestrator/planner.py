@@ -13,6 +13,8 @@ def plan_jobs(
     checkpoint: ev.CheckpointDiscovered, policy: RunPolicy, endpoint: Endpoint
 ) -> list[ev.EvaluationJob]:
     """Each job carries its dataset's settings as the policy resolves them."""
+    settings = {dataset: policy.settings_for(dataset) for dataset in policy.suites}
+    messages = {dataset: settings_message(each) for dataset, each in settings.items()}
     return [
         ev.EvaluationJob(
             job_id=job_id(checkpoint.checkpoint_id, dataset, shard, policy.shards, mode),
@@ -25,8 +27,8 @@ def plan_jobs(
             shard_index=shard,
             shard_count=policy.shards,
             scoring_mode=mode,  # type: ignore[arg-type]
-            num_few_shots=policy.settings_for(dataset).num_few_shots,
-            settings=settings_message(policy.settings_for(dataset)),
+            num_few_shots=settings[dataset].num_few_shots,
+            settings=messages[dataset],
             serving_backend=endpoint.backend,
             dtype=endpoint.dtype,
         )

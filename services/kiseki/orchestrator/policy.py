@@ -9,6 +9,10 @@ A policy file (JSON) maps run ids to policies; the key "*" applies to runs not n
 `keep_converted` (default false) keeps the HuggingFace copy of a converted checkpoint
 (Megatron-LM, DeepSpeed) after its evaluation instead of deleting it.
 
+A run's `serving` (over the policy's top-level `serving`) says what its endpoints get
+(kiseki.orchestrator.serving_policy), its `weight` (default 1) its share of the `budget`
+(kiseki.orchestrator.budget: GPUs in all and per node pool, a minimum share per run).
+
 `select` is "all", "every:N" (steps divisible by N) or "log" (the seed study's 0, 1..9,
 10..90, 100..900, 1000, 2000, ...: steps whose digits after the first are all zero).
 
@@ -31,7 +35,10 @@ from typing import Any
 from kiseki.core.scoring_modes import SCORING_MODES
 from kiseki.evaluation.settings import KEYS as SETTINGS_KEYS
 from kiseki.evaluation.settings import EvalSettings, SettingsError
+from kiseki.orchestrator.budget import GpuBudget, check_fits, parse_budget
 from kiseki.orchestrator.ordering import ORDERS, is_log_spaced, ordered
+from kiseki.orchestrator.policy_errors import PolicyError
+from kiseki.orchestrator.serving_policy import ServingResources, parse_serving
 from kiseki.v1 import events_pb2 as ev
 
 _POLICY_KEYS = {
@@ -43,11 +50,10 @@ _POLICY_KEYS = {
     "shards",
     "datasets",
     "keep_converted",
+    "serving",
+    "weight",
 }
-
-
-class PolicyError(ValueError):
-    """The policy file is malformed; the message names the file and the key."""
+__all__ = ["PolicyBook", "PolicyError", "RunPolicy", "parse_policies"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class RunPolicy:
     settings: EvalSettings = field(default_factory=EvalSettings)
     # Per dataset: the run's settings with that dataset's own keys applied.
     dataset_settings: Mapping[str, EvalSettings] = field(default_factory=dict)
+    serving: ServingResources = field(default_factory=ServingResources)
+    weight: float = 1.0  # the run's share of the GPU budget against the others'
 
     @property
     def num_few_shots(self) -> int:
@@ -88,11 +96,20 @@ class RunPolicy:
 @dataclass(frozen=True)
 class PolicyBook:
     policies: Mapping[str, RunPolicy]
-    max_endpoints: int = 1
     defaults: RunPolicy | None = field(default=None)
+    budget: GpuBudget = field(default_factory=GpuBudget)
+
+    @property
+    def max_endpoints(self) -> int:
+        return self.budget.max_endpoints
 
     def for_run(self, run_id: str) -> RunPolicy | None:
         return self.policies.get(run_id, self.defaults)
+
+    def serving_backends(self) -> set[str]:
+        """The backends runs name in their serving section."""
+        runs = [*self.policies.values(), *([self.defaults] if self.defaults else [])]
+        return {run.serving.backend for run in runs if run.serving.backend}
 
 
 def _settings(raw: Mapping[str, Any], where: str) -> tuple[EvalSettings, dict[str, EvalSettings]]:
@@ -114,7 +131,16 @@ def _settings(raw: Mapping[str, Any], where: str) -> tuple[EvalSettings, dict[st
     return run, per_dataset
 
 
-def _run_policy(raw: Mapping[str, Any], where: str) -> RunPolicy:
+def _weight(raw: Mapping[str, Any], where: str) -> float:
+    weight = raw.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+        raise PolicyError(f"{where}.weight: expected a number > 0, got {weight!r}")
+    return float(weight)
+
+
+def _run_policy(
+    raw: Mapping[str, Any], where: str, serving: ServingResources | None = None
+) -> RunPolicy:
     unknown = set(raw) - _POLICY_KEYS - SETTINGS_KEYS
     if unknown:
         allowed = sorted(_POLICY_KEYS | SETTINGS_KEYS)
@@ -159,20 +185,24 @@ def _run_policy(raw: Mapping[str, Any], where: str) -> RunPolicy:
         keep_converted=keep_converted,
         settings=settings,
         dataset_settings=dataset_settings,
+        serving=parse_serving(raw.get("serving"), f"{where}.serving", serving),
+        weight=_weight(raw, where),
     )
 
 
 def parse_policies(raw: Mapping[str, Any], source: str = "policy") -> PolicyBook:
-    unknown = set(raw) - {"budget", "runs"}
+    unknown = set(raw) - {"budget", "runs", "serving"}
     if unknown:
-        raise PolicyError(f"{source}: unknown keys {sorted(unknown)}; allowed ['budget', 'runs']")
-    budget = raw.get("budget", {})
-    max_endpoints = int(budget.get("max_endpoints", 1))
-    if max_endpoints < 1:
-        raise PolicyError(f"{source}: budget.max_endpoints must be ≥ 1")
+        raise PolicyError(
+            f"{source}: unknown keys {sorted(unknown)}; allowed ['budget', 'runs', 'serving']"
+        )
+    budget = parse_budget(raw.get("budget", {}), source)
+    serving = parse_serving(raw.get("serving"), f"{source}: serving")
     runs = {
-        run_id: _run_policy(policy, f"{source}: runs.{run_id}")
+        run_id: _run_policy(policy, f"{source}: runs.{run_id}", serving)
         for run_id, policy in raw.get("runs", {}).items()
     }
+    for run_id, policy in runs.items():
+        check_fits(budget, policy.serving, f"{source}: runs.{run_id}")
     defaults = runs.pop("*", None)
-    return PolicyBook(policies=runs, max_endpoints=max_endpoints, defaults=defaults)
+    return PolicyBook(policies=runs, defaults=defaults, budget=budget)

@@ -78,6 +78,7 @@ class LocalEndpointManager:
         self.ready_timeout_s = ready_timeout_s
         self._server: LocalTriton | None = None
         self._loaded: dict[str, Path] = {}
+        self._options: dict[str, ServingOptions] = {}  # what each loaded model was loaded with
         self._locks: dict[str, asyncio.Lock] = {}
         self._server_lock = asyncio.Lock()
         self._state_file = workdir / "tritonserver.json"
@@ -198,18 +199,23 @@ class LocalEndpointManager:
                 log.warning("tritonserver unavailable; retrying", extra={"error": str(error)})
                 await asyncio.sleep(1.0)
 
-    def _endpoint(self, server: LocalTriton, name: str) -> Endpoint:
-        return Endpoint(server.grpc_address, name, self.options.backend, self.options.dtype)
+    @staticmethod
+    def _endpoint(server: LocalTriton, name: str, options: ServingOptions) -> Endpoint:
+        return Endpoint(server.grpc_address, name, options.backend, options.dtype)
 
-    async def load(self, name: str, checkpoint: Path) -> Endpoint:
-        """Serve `checkpoint` as model `name`; return when Triton reports it ready."""
+    async def load(
+        self, name: str, checkpoint: Path, options: ServingOptions | None = None
+    ) -> Endpoint:
+        """Serve `checkpoint` as model `name` (with `options` in place of the manager's, e.g.
+        a run's own backend and dtype); return when Triton reports it ready."""
+        options = options or self.options
         async with self._locks.setdefault(name, asyncio.Lock()):
             if self._loaded.get(name) == checkpoint:
                 server = await self._ensure_server()
-                return self._endpoint(server, name)
+                return self._endpoint(server, name, options)
 
             async def attempt(server: LocalTriton) -> None:
-                write_model(self.repository, name, checkpoint, self.options)
+                write_model(self.repository, name, checkpoint, options)
                 await self._load_into(server, name)
 
             try:
@@ -217,8 +223,8 @@ class LocalEndpointManager:
             except (EndpointLoadError, TimeoutError):
                 shutil.rmtree(self.repository / name, ignore_errors=True)
                 raise
-            self._loaded[name] = checkpoint
-            return self._endpoint(server, name)
+            self._loaded[name], self._options[name] = checkpoint, options
+            return self._endpoint(server, name, options)
 
     async def swap(
         self, name: str, checkpoint: Path, reference: list[float] | None = None
@@ -229,9 +235,9 @@ class LocalEndpointManager:
         async with self._locks.setdefault(name, asyncio.Lock()):
             if name not in self._loaded:
                 raise EndpointLoadError(f"cannot swap {name}: it is not loaded")
-            server = await self._ensure_server()
+            server, options = await self._ensure_server(), self._options[name]
             if self._loaded[name] == checkpoint:
-                return self._endpoint(server, name)
+                return self._endpoint(server, name, options)
             client = ScoringClient(server.grpc_address, name, timeout_s=self.ready_timeout_s)
             try:
                 before = await client.swap("")
@@ -245,9 +251,9 @@ class LocalEndpointManager:
                 await self._while_server_down(f"unloading {name}", partial(self._unload, name))
                 raise EndpointLoadError(f"swapping {name} to {checkpoint}: {problem}")
             # A restarted server loads the repository: it must name the weights now served.
-            write_model(self.repository, name, checkpoint, self.options)
+            write_model(self.repository, name, checkpoint, options)
             self._loaded[name] = checkpoint
-            return self._endpoint(server, name)
+            return self._endpoint(server, name, options)
 
     async def _unload(self, name: str, server: LocalTriton) -> None:
         async with self._client(server) as client:
@@ -266,6 +272,7 @@ class LocalEndpointManager:
 
             await _wait_for(gone, self.ready_timeout_s, f"model {name} unloaded")
         self._loaded.pop(name, None)
+        self._options.pop(name, None)
         shutil.rmtree(self.repository / name, ignore_errors=True)
 
     async def unload(self, name: str) -> None:

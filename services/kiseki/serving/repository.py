@@ -115,8 +115,11 @@ def main() -> None:
     parser.add_argument("--name", required=True, help="the model's name (the checkpoint id)")
     parser.add_argument("--checkpoint", type=Path, required=True, help="the HF checkpoint")
     parser.add_argument("--gpu", action="store_true", help="KIND_GPU model instances")
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="hf", help="the scorer")
+    parser.add_argument("--dtype", default="float32", help="the weights' dtype when loaded")
     args = parser.parse_args()
-    print(write_model(args.out, args.name, args.checkpoint, ServingOptions(gpu=args.gpu)))
+    options = ServingOptions(gpu=args.gpu, backend=args.backend, dtype=args.dtype)
+    print(write_model(args.out, args.name, args.checkpoint, options))
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ def test_helm_lint_passes(values: list[str]) -> None:
         ("serving.mode=knative", "at '/serving/mode': value must be one of"),
         ("runner.replicas=-1", "at '/runner/replicas': minimum"),
         ("checkpoints.mountPath=relative", "at '/checkpoints/mountPath'"),
+        ("policy.serving.gpu=1", "additional properties 'gpu' not allowed"),
+        ("policy.runs.big.serving.backend=onnx", "at '/policy/runs/big/serving/backend'"),
     ],
 )
 def test_schema_rejects_typos_and_bad_values(setting: str, complaint: str) -> None:
@@ -156,7 +158,8 @@ def test_example_values_use_secrets_kserve_and_gpus() -> None:
     panels = json.loads(dashboard["data"]["kiseki-trajectories.json"])["panels"]
     assert any("category_trajectory" in json.dumps(p) for p in panels)
     (role,) = _by_kind(objects, "Role")
-    assert [r["apiGroups"] for r in role["rules"]] == [["serving.kserve.io"]]
+    # Jobs: the 172B run's serving.backend is trtllm, so engines are built.
+    assert [r["apiGroups"] for r in role["rules"]] == [["serving.kserve.io"], ["batch"]]
 
 
 def test_helm_test_hook_is_rendered() -> None:
@@ -268,3 +271,51 @@ def test_runners_mount_the_comet_model_when_named_and_get_the_sandbox_limits(
     memory, workers = (1024**3, 4) if variant == "example" else (512 * 1024**2, 2)
     assert (sandbox.cpu_s, sandbox.wall_s, sandbox.memory_bytes) == (5, 10.0, memory)
     assert (sandbox.file_bytes, sandbox.processes, sandbox.workers) == (0, 8, workers)
+
+
+OPERATIONS = [
+    "-f", str(EXAMPLE_VALUES), "--set", "runner.autoscaling.enabled=true",
+    "--set", "metrics.serviceMonitor.enabled=true", "--set", "networkPolicy.enabled=true",
+    "--set", "metrics.serviceMonitor.labels.release=prometheus",
+]  # fmt: skip
+
+
+def test_operators_objects_scale_runners_within_the_budget_and_select_the_right_pods(
+    kubeconfig: Path, namespace: str
+) -> None:
+    """KEDA's ScaledObject, the runners' PodDisruptionBudget, the ServiceMonitor and the
+    NetworkPolicy: lint, render, and a server-side dry run with the CRDs' stand-ins loaded."""
+    assert "0 chart(s) failed" in helm("lint", "--strict", str(CHART), *OPERATIONS).stdout
+    objects = render(*OPERATIONS, namespace=namespace)
+    kinds = {o["kind"]: o for o in objects}
+    runner = next(
+        o for o in _by_kind(objects, "Deployment") if o["metadata"]["name"] == "kiseki-runner"
+    )
+    runner_labels = runner["spec"]["template"]["metadata"]["labels"]
+    scaled = kinds["ScaledObject"]["spec"]
+    assert scaled["scaleTargetRef"]["name"] == "kiseki-runner"
+    assert scaled["maxReplicaCount"] == 64  # the example budget's GPUs, its endpoints' bound
+    (trigger,) = scaled["triggers"]
+    assert trigger["metadata"]["topic"] == "llmjp3.jobs"
+    assert trigger["metadata"]["consumerGroup"] == "kiseki-runners"
+    pdb = kinds["PodDisruptionBudget"]["spec"]
+    assert pdb["selector"]["matchLabels"].items() <= runner_labels.items()
+    monitor = kinds["ServiceMonitor"]
+    assert monitor["metadata"]["labels"]["release"] == "prometheus"
+    metrics = next(
+        s for s in _by_kind(objects, "Service") if s["metadata"]["name"] == "kiseki-metrics"
+    )
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= metrics["metadata"]["labels"].items()
+    )
+    assert metrics["spec"]["selector"].items() <= runner_labels.items()
+    policy = kinds["NetworkPolicy"]["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= runner_labels.items()
+    manifest = helm("template", "kiseki", str(CHART), "--namespace", namespace, *OPERATIONS).stdout
+    done = kubectl(
+        kubeconfig, "apply", "--server-side", "--dry-run=server", "-n", namespace, "-f", "-",
+        stdin=manifest,
+    )  # fmt: skip
+    applied = [line for line in done.stdout.splitlines() if "serverside-applied" in line]
+    assert len(applied) == len(objects)
+    assert "scaledobject.keda.sh/kiseki-runner serverside-applied" in done.stdout

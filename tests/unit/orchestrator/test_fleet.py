@@ -117,3 +117,14 @@ def test_an_announced_regression_changes_no_state() -> None:
     drop.changed_at.FromSeconds(300)
     fleet.apply_status(drop)
     assert view.state == ev.CHECKPOINT_STATE_DONE
+
+
+def test_a_finished_checkpoint_keeps_no_job_ids() -> None:
+    fleet = Fleet()
+    view = fleet.add_checkpoint(ev.CheckpointDiscovered(checkpoint_id="c", run_id="r"))
+    view.jobs = {"j1", "j2"}
+    fleet.apply_summary(_summary("j1", failed=False))
+    fleet.apply_summary(_summary("j2", failed=True))
+    fleet.apply_status(_status(ev.CHECKPOINT_STATE_FAILED, 5))
+    assert (view.jobs, view.done, view.failures) == (set(), set(), {})
+    assert view.state == ev.CHECKPOINT_STATE_FAILED

@@ -12,7 +12,7 @@ from kiseki.v1 import events_pb2 as ev
 
 
 class RefusingDeployer:
-    async def deploy(self, checkpoint: ev.CheckpointDiscovered) -> object:
+    async def deploy(self, checkpoint: ev.CheckpointDiscovered, serving: object = None) -> object:
         raise AssertionError("a checkpoint outside the roots was deployed")
 
 

@@ -16,7 +16,7 @@ from kiseki.v1 import events_pb2 as ev
 class NoDeployer:
     async def start(self) -> None: ...
 
-    async def deploy(self, checkpoint: ev.CheckpointDiscovered) -> object:
+    async def deploy(self, checkpoint: ev.CheckpointDiscovered, serving: object = None) -> object:
         raise AssertionError("not called")
 
     async def teardown(self, checkpoint_id: str) -> None: ...
@@ -34,7 +34,7 @@ class NoDeployer:
     ],
 )
 async def test_a_crashed_step_is_tried_again(crashed_in: int, expected: int) -> None:
-    policies = PolicyBook({}, max_endpoints=1, defaults=RunPolicy(suites=("x",)))
+    policies = PolicyBook({}, defaults=RunPolicy(suites=("x",)))
     orchestrator = Orchestrator(
         KafkaConfig(bootstrap_servers="127.0.0.1:1"),
         OrchestratorConfig(policy_file="unused.json"),  # type: ignore[arg-type]
@@ -58,7 +58,7 @@ async def test_a_crashed_step_is_tried_again(crashed_in: int, expected: int) -> 
 
 
 class LoadedDeployer(NoDeployer):
-    async def deploy(self, checkpoint: ev.CheckpointDiscovered) -> object:
+    async def deploy(self, checkpoint: ev.CheckpointDiscovered, serving: object = None) -> object:
         return Endpoint("127.0.0.1:1", checkpoint.checkpoint_id)
 
 
@@ -80,7 +80,7 @@ class Recorder:
 
 
 async def test_failed_jobs_are_sent_again_before_the_checkpoint_fails() -> None:
-    policies = PolicyBook({}, max_endpoints=1, defaults=RunPolicy(suites=("jnli",), shards=2))
+    policies = PolicyBook({}, defaults=RunPolicy(suites=("jnli",), shards=2))
     orchestrator = Orchestrator(
         KafkaConfig(bootstrap_servers="127.0.0.1:1"),
         OrchestratorConfig(policy_file="unused.json", job_retries=1),  # type: ignore[arg-type]
