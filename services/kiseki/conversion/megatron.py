@@ -34,6 +34,7 @@ def _read_dcp(directory: Path) -> tuple[Any, dict[str, torch.Tensor]]:
         metadata = reader.read_metadata()
     except Exception as error:  # a torn or foreign .metadata: torch raises pickle errors too
         raise ConversionError(f"{directory / '.metadata'} cannot be read: {error}") from None
+    _check_sizes(directory, metadata.storage_data)
     state: dict[str, Any] = {}
     for key, item in metadata.state_dict_metadata.items():
         if isinstance(item, TensorStorageMetadata):
@@ -52,6 +53,23 @@ def _read_dcp(directory: Path) -> tuple[Any, dict[str, torch.Tensor]]:
     shards = [state.pop(key) for key in common]
     args = _args_in([entry for shard in shards for entry in _listed(shard)], directory)
     return args, _unstacked(state, int(getattr(args, "num_layers", 0)))
+
+
+def _check_sizes(directory: Path, storage: Any) -> None:
+    """Every data file as long as the .metadata's offsets say: a file cut short otherwise
+    fails inside torch's unpickler with a bare EOFError that names no file."""
+    needed: dict[str, int] = {}
+    for info in (storage or {}).values():
+        name = str(info.relative_path)
+        needed[name] = max(needed.get(name, 0), int(info.offset) + int(info.length))
+    for name, size in sorted(needed.items()):
+        path = directory / name
+        if not path.is_file():
+            raise ConversionError(f"{path} is missing (named by {directory / '.metadata'})")
+        if path.stat().st_size < size:
+            raise ConversionError(
+                f"{path} is cut short: {path.stat().st_size} bytes, .metadata needs {size}"
+            )
 
 
 def _listed(value: Any) -> list[Any]:
