@@ -59,7 +59,9 @@ def _states(stack: LocalStack) -> dict[str, str]:
     return asyncio.run(checkpoint_states(stack.control_address, RUN))
 
 
-def _sample(samples: Samples, stack: LocalStack, bootstrap: str, done: int) -> None:
+def _sample(
+    samples: Samples, stack: LocalStack, bootstrap: str, remote: RemoteStore, done: int
+) -> None:
     assert stack.supervisor is not None
     for name in SERVICES:
         samples.process(name, stack.supervisor.process(name).pid, done)
@@ -70,7 +72,7 @@ def _sample(samples: Samples, stack: LocalStack, bootstrap: str, done: int) -> N
         samples.add(
             f"lag.{group}.{topic}", "lag", done, asyncio.run(group_lag(bootstrap, group, topic))
         )
-    parts = RemoteStore(stack.query_address).query(PARTS)
+    parts = remote.query(PARTS)
     samples.add("store.parts", "parts", done, int(parts[0]["parts"]))
 
 
@@ -84,6 +86,8 @@ def test_a_long_run_holds_steady(tmp_path: Path, tiny_checkpoints: dict[int, Pat
     try:
         stack.start()
         stack.wait_ready()
+        # One connection for the run: a channel per sample would leave the sink an fd each.
+        remote = RemoteStore(stack.query_address)
         next_sample = time.monotonic()
         done = 0
         while done < CHECKPOINTS:
@@ -95,10 +99,10 @@ def test_a_long_run_holds_steady(tmp_path: Path, tiny_checkpoints: dict[int, Pat
                 place_checkpoint(source, tmp_path / "staging", run_root, written)
                 written += 1
             if time.monotonic() >= next_sample:
-                _sample(samples, stack, broker.bootstrap_servers, done)
+                _sample(samples, stack, broker.bootstrap_servers, remote, done)
                 next_sample = time.monotonic() + SAMPLE_EVERY_S
             time.sleep(0.2)  # the feeding loop's pace
-        _sample(samples, stack, broker.bootstrap_servers, done)
+        _sample(samples, stack, broker.bootstrap_servers, remote, done)
 
         def caught_up() -> bool:
             return all(asyncio.run(group_lag(broker.bootstrap_servers, g, t)) == 0 for g, t in LAGS)
@@ -106,6 +110,7 @@ def test_a_long_run_holds_steady(tmp_path: Path, tiny_checkpoints: dict[int, Pat
         poll_until(caught_up, timeout_s=120, interval_s=1.0)
         states = _states(stack)
         restarts = stack.supervisor.restarts() if stack.supervisor else {}
+        remote.close()
     finally:
         stack.stop()
         broker.stop()
