@@ -7,7 +7,11 @@ Boundary → what its caller does with the error:
 - dataset files and names (DatasetError, a ValueError) → the job is reported FAILED;
 - checkpoint files (Incomplete) → not published; FAILED after the incomplete timeout;
 - checkpoint paths in messages (CheckpointRoots) → the checkpoint is FAILED with the reason;
+- framework checkpoints (ConversionError) → the checkpoint is FAILED with the converter's reason;
 - configuration (PolicyError, RunsFileError, ConfigError) → the service refuses to start;
+- job settings on the wire (SettingsError, a ValueError) → the job is reported FAILED;
+- prompt dumps (DumpError) and a COMET model directory (MetricUnavailable) → the command or
+  the task-runner refuses to start, before anything is generated;
 - SQL (StoreError) → the caller sees ClickHouse's message.
 """
 
@@ -21,17 +25,25 @@ from pathlib import Path
 import pytest
 from aiokafka import ConsumerRecord
 
+from kiseki.conversion.hf_writer import ConversionError
 from kiseki.core.config import ConfigError, load_config
+from kiseki.core.eval_settings import job_settings
 from kiseki.core.kafka import TYPE_HEADER, decode
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.store import Store, StoreError
 from kiseki.evaluation.datasets import DatasetError, load_dataset
+from kiseki.evaluation.metrics import MetricUnavailable
+from kiseki.evaluation.prompt_dumps import DumpError, read_prompt_dump
+from kiseki.evaluation.settings import SettingsError
 from kiseki.orchestrator.policy import PolicyError, parse_policies
+from kiseki.orchestrator.policy_file import load_policies
 from kiseki.orchestrator.roots import CheckpointRoots
+from kiseki.runner.plugins import comet_checkpoint
 from kiseki.v1 import events_pb2 as ev
 from kiseki.watcher.completeness import Incomplete, check_hf_weights, check_safetensors, fingerprint
 from kiseki.watcher.runs import RunsFileError, parse_runs
 from support.checkpoints import safetensors_bytes
+from support.damaged import ITER, cut, deepspeed, fewer_rows, megatron, metadata_column_short
 
 Case = Callable[[Path], object]
 
@@ -102,6 +114,85 @@ def _refused(uri: str, roots: tuple[str, ...] = ("ROOT/run",)) -> Case:
     return check
 
 
+def _yaml(text: str) -> Case:
+    """An llm-jp-eval configuration (config_base.yaml) given as the policy file."""
+
+    def load(root: Path) -> object:
+        (root / "config_base.yaml").write_text(f'target_dataset: ["jnli"]\n{text}')
+        return load_policies(root / "config_base.yaml")
+
+    return load
+
+
+def _datasets(entries: object) -> Case:
+    run = {"suites": ["jnli"], "datasets": entries}
+    return lambda _: parse_policies({"runs": {"*": run}}, "p.json")
+
+
+DUMP = {"target_dataset": "jnli", "output_length": 3, "samples": [{"prompt": "p", "gold": "g"}]}
+
+
+def _dump(document: dict[str, object]) -> Case:
+    def read(root: Path) -> object:
+        (root / "jnli.eval-prompt.json").write_text(json.dumps(document))
+        return read_prompt_dump(root / "jnli.eval-prompt.json")
+
+    return read
+
+
+def _job_settings(**wire: str) -> Case:
+    settings = ev.EvaluationSettings(
+        data_type="test", max_num_samples=-1, postprocess="llm-jp-eval-1.4", prompt_template="v1"
+    )
+    for key, value in wire.items():
+        setattr(settings, key, value)
+    return lambda _: job_settings(ev.EvaluationJob(job_id="j", settings=settings))
+
+
+def _comet(files: tuple[str, ...]) -> Case:
+    def check(root: Path) -> object:
+        for name in files:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text("x")
+        return comet_checkpoint(root)
+
+    return check
+
+
+def _latest_names(step: str) -> Callable[[Path], Path]:
+    def damage(root: Path) -> Path:
+        (root / "latest").write_text(step)
+        return root / step
+
+    return damage
+
+
+def _emptied(step: str) -> Callable[[Path], Path]:
+    def damage(root: Path) -> Path:
+        (root / "latest").write_text(step)
+        (root / step).mkdir()
+        return root / step
+
+    return damage
+
+
+def _cut_file(relative: str, keep: float = 0.5) -> Callable[[Path], Path]:
+    def damage(root: Path) -> Path:
+        cut(root / relative, keep)
+        parent = (root / relative).parent
+        return parent.parent if parent.name.startswith("mp_rank_") else parent
+
+    return damage
+
+
+def _removed(relative: str) -> Callable[[Path], Path]:
+    def damage(root: Path) -> Path:
+        (root / relative).unlink()
+        return (root / relative).parent
+
+    return damage
+
+
 CASES = [
     # Protobuf messages (→ dead-letter topic).
     ("garbage bytes", _decode(b"\xff\xff\xff"), ValueError, "not a valid kiseki.v1.EvaluationJob"),
@@ -146,6 +237,41 @@ CASES = [
     ("relative checkpoint path", _refused("run/x"), PermissionError, "not an absolute path"),
     ("object store outside its prefix", _refused("s3://other/x", ("s3://ckpt/run",)),
      PermissionError, "outside the configured roots"),
+    # Framework checkpoints, written by Megatron-Core and DeepSpeed, then damaged
+    # (→ the checkpoint FAILED with the reason; nothing half-written is left to serve).
+    ("torch_dist data file cut short",
+     megatron("megatron-gpt-tp1/torch_dist", _cut_file(f"{ITER}/__0_0.distcp")),
+     ConversionError, r"__0_0\.distcp is cut short: \d+ bytes, \.metadata needs 571281"),
+    ("torch_dist data file missing",
+     megatron("megatron-gpt-tp2/torch_dist", _removed(f"{ITER}/__1_0.distcp")),
+     ConversionError, r"__1_0\.distcp is missing \(named by .*\.metadata\)"),
+    ("torch_dist .metadata cut short",
+     megatron("megatron-gpt-tp1/torch_dist", _cut_file(f"{ITER}/.metadata", 0.1)),
+     ConversionError, r"\.metadata cannot be read"),
+    ("torch_dist .metadata disagreeing with the args",
+     megatron("megatron-gpt-tp1/torch_dist", metadata_column_short("linear_fc2.weight")),
+     ConversionError, r"'decoder\.layers\.0\.mlp\.linear_fc2\.weight' has shape \(64, 255\),"
+     r" the args say \(64, 256\)"),
+    ("legacy tensor-parallel shard cut short",
+     megatron("megatron-gpt-tp2/legacy", _cut_file(f"{ITER}/mp_rank_01/model_optim_rng.pt")),
+     ConversionError, r"mp_rank_01/model_optim_rng\.pt cannot be read"),
+    ("legacy shards of mismatched shapes",
+     megatron("megatron-llama-tp2/legacy", fewer_rows("decoder.layers.0.mlp.linear_fc1.weight")),
+     ConversionError, r"'decoder\.layers\.0\.mlp\.linear_fc1\.weight' has shape \(254, 64\),"
+     r" the args say \(256, 64\)"),
+    ("DeepSpeed latest naming a missing step", deepspeed(_latest_names("global_step2")),
+     ConversionError, r"checkpoint directory .*/global_step2 does not exist"),
+    ("DeepSpeed step without its rank files", deepspeed(_emptied("global_step2")),
+     ConversionError, r"can't find \*_model_states\.pt files"),
+    ("DeepSpeed model states cut short",
+     deepspeed(_cut_file("global_step1/mp_rank_00_model_states.pt")),
+     ConversionError, r"mp_rank_00_model_states\.pt is cut short or not a torch\.save file"),
+    ("DeepSpeed optimizer states cut short",
+     deepspeed(_cut_file("global_step1/zero_pp_rank_0_mp_rank_00_optim_states.pt")),
+     ConversionError, r"zero_pp_rank_0_mp_rank_00_optim_states\.pt is cut short"),
+    ("DeepSpeed optimizer states missing",
+     deepspeed(_removed("global_step1/zero_pp_rank_0_mp_rank_00_optim_states.pt")),
+     ConversionError, r"can't find \*_optim_states\.pt files"),
     # Configuration (→ the service does not start, naming the key or variable).
     ("policy with an unknown key", lambda _: parse_policies({"bugdet": {}}, "p.json"),
      PolicyError, r"unknown keys \['bugdet'\]"),
@@ -161,6 +287,52 @@ CASES = [
      ConfigError, "KISEKI_KAFKA_MAX_MESSAGE_BYTES='1MB'"),
     ("required setting missing", lambda _: load_config(KafkaConfig, {}), ConfigError,
      "KISEKI_KAFKA_BOOTSTRAP is required"),
+    ("llm-jp-eval key misspelt", _yaml("output_legnth_delta: 2\n"), PolicyError,
+     r"config_base\.yaml: unknown llm-jp-eval keys \['output_legnth_delta'\]"),
+    ("llm-jp-eval metainfo key misspelt", _yaml("metainfo:\n  num_few_shot: 2\n"), PolicyError,
+     r"config_base\.yaml: metainfo: unknown llm-jp-eval keys \['num_few_shot'\]"),
+    ("llm-jp-eval key of a wrong type", _yaml("metainfo:\n  num_few_shots: four\n"),
+     PolicyError, r"num_few_shots: expected an integer ≥ 0, got 'four'"),
+    ("llm-jp-eval pattern that does not compile",
+     _yaml("default_answer_extract_pattern: '(('\n"), PolicyError,
+     "default_answer_extract_pattern: not a regular expression"),
+    ("llm-jp-eval YAML that does not parse", _yaml("metainfo: [1,\n"), PolicyError,
+     "config_base.yaml: while parsing"),
+    ("policy datasets as a list", _datasets(["jnli"]), PolicyError,
+     r"runs\.\*\.datasets: expected an object of dataset: settings"),
+    ("policy datasets entry not an object", _datasets({"jnli": "v2"}), PolicyError,
+     r"runs\.\*\.datasets\.jnli: expected an object of settings"),
+    ("policy datasets setting misspelt", _datasets({"jnli": {"num_few_shot": 2}}), PolicyError,
+     r"runs\.\*\.datasets\.jnli: unknown keys \['num_few_shot'\]"),
+    ("policy datasets setting of a wrong type", _datasets({"jnli": {"num_few_shots": "2"}}),
+     PolicyError, r"datasets\.jnli\.num_few_shots: expected an integer ≥ 0, got '2'"),
+    ("policy datasets naming no suite", _datasets({"jsquad": {}}), PolicyError,
+     r"\['jsquad'\] are not among the suites"),
+    # Jobs on the wire (→ the job FAILED naming the setting, not dead-lettered mid-job).
+    ("job pattern that does not compile", _job_settings(answer_extract_pattern="(("),
+     SettingsError, r"job j settings\.answer_extract_pattern: not a regular expression"),
+    ("job post-processing unknown", _job_settings(postprocess="v9"), SettingsError,
+     r"job j settings\.postprocess: expected one of"),
+    ("job split unknown", _job_settings(data_type="../x"), SettingsError,
+     r"job j settings\.data_type: expected one of \['dev', 'test'\]"),
+    # Prompt dumps (→ `kiseki llm-jp-eval generate` stops before generating anything).
+    ("prompt dump without target_dataset",
+     _dump({k: v for k, v in DUMP.items() if k != "target_dataset"}), DumpError,
+     r"jnli\.eval-prompt\.json: field 'target_dataset' must be str, got None"),
+    ("prompt dump without output_length",
+     _dump({k: v for k, v in DUMP.items() if k != "output_length"}), DumpError,
+     "field 'output_length' must be int, got None"),
+    ("prompt dump sample without prompt", _dump({**DUMP, "samples": [{"input": "x"}]}),
+     DumpError, r"samples\[0\]\.prompt must be a string"),
+    ("prompt dump label_list not a list", _dump({**DUMP, "label_list": 3}), DumpError,
+     "field 'label_list' must be a list of strings, got 3"),
+    ("prompt dump that is not JSON", lambda root: read_prompt_dump(root / "none.json"),
+     DumpError, "not a readable JSON prompt dump"),
+    # A COMET model directory (→ the task-runner does not start).
+    ("COMET directory without its checkpoint", _comet(("hparams.yaml",)), MetricUnavailable,
+     r"holds no COMET model \(hparams\.yaml, checkpoints/model\.ckpt\)"),
+    ("COMET directory without hparams.yaml", _comet(("checkpoints/model.ckpt",)),
+     MetricUnavailable, "holds no COMET model"),
 ]  # fmt: skip
 
 

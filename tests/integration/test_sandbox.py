@@ -27,6 +27,8 @@ PROGRAMS = {
     "raising": "def add(a, b):\n    raise ValueError(a)\nassert add(2, 3) == 5\n",
     "exits_before_tests": "import sys\nsys.exit(0)\nassert False\n",
     "hanging": "import time\ntime.sleep(60)\n",
+    "unparsable": "def add(a, b)\n    return a + b\nassert add(2, 3) == 5\n",
+    "null_byte": "def add(a, b):\n    return a + b\x00\n",
     "fork_bomb": (
         "import os, time\n"
         f"for _ in range({FORKS}):\n"
@@ -66,7 +68,9 @@ def test_correct_code_passes(outcomes: dict[str, bool]) -> None:
     assert outcomes["correct"] is True
 
 
-@pytest.mark.parametrize("name", ["wrong", "raising", "exits_before_tests", "hanging"])
+@pytest.mark.parametrize(
+    "name", ["wrong", "raising", "exits_before_tests", "hanging", "unparsable", "null_byte"]
+)
 def test_failing_or_runaway_code_scores_false(outcomes: dict[str, bool], name: str) -> None:
     assert outcomes[name] is False
 

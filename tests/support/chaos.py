@@ -92,6 +92,50 @@ def place_checkpoint(source: Path, staging: Path, run_root: Path, step: int) -> 
     directory.rename(run_root / directory.name)
 
 
+def stack_settings(workdir: Path, run_root: Path, broker: LocalBroker) -> StackSettings:
+    """The local stack the chaos and soak runs drive: two runners, two endpoints, two shards."""
+    return StackSettings(
+        workdir=workdir / "stack",
+        runs=[WatchedDir(RUN, run_root, 1000)],
+        policy={
+            "budget": {"max_endpoints": 2},
+            "runs": {
+                "*": {
+                    "suites": [DATASET],
+                    "scoring_modes": list(MODES),
+                    "num_few_shots": 0,
+                    "shards": 2,
+                }
+            },
+        },
+        datasets_dir=write_dataset(workdir / "datasets"),
+        runners=2,
+        bootstrap=broker.bootstrap_servers,
+        environment={
+            "KISEKI_WATCH_QUIET_PERIOD_S": "0.5",
+            "KISEKI_WATCH_POLL_INTERVAL_S": "0.5",
+            "KISEKI_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "KISEKI_STOP_GRACE_S": "8",
+            # Runners outwait a restart of tritonserver or of the orchestrator (which
+            # starts a new one and loads its models again): about two minutes on a busy
+            # 2-core machine. The default (six tries, about 16 s) suits a cluster, where
+            # endpoints do not die with the orchestrator.
+            "KISEKI_RUNNER_MAX_ATTEMPTS": "9",
+        },
+    )
+
+
+def tritonserver_pid(stack: LocalStack) -> int | None:
+    """The orchestrator's tritonserver, from the state file it keeps; None when not running."""
+    state = stack.settings.workdir / "orchestrator" / "tritonserver.json"
+    try:
+        pid = int(json.loads(state.read_text())["pid"])
+        alive = b"tritonserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, KeyError):
+        return None
+    return pid if alive else None
+
+
 @dataclass
 class Kill:
     at_s: float
@@ -129,36 +173,7 @@ class ChaosRun:
     def start(self) -> LocalStack:
         self.run_root.mkdir(parents=True, exist_ok=True)
         self.broker = start_apache_kafka(self.workdir / "kafka")
-        settings = StackSettings(
-            workdir=self.workdir / "stack",
-            runs=[WatchedDir(RUN, self.run_root, 1000)],
-            policy={
-                "budget": {"max_endpoints": 2},
-                "runs": {
-                    "*": {
-                        "suites": [DATASET],
-                        "scoring_modes": list(MODES),
-                        "num_few_shots": 0,
-                        "shards": 2,
-                    }
-                },
-            },
-            datasets_dir=write_dataset(self.workdir / "datasets"),
-            runners=2,
-            bootstrap=self.broker.bootstrap_servers,
-            environment={
-                "KISEKI_WATCH_QUIET_PERIOD_S": "0.5",
-                "KISEKI_WATCH_POLL_INTERVAL_S": "0.5",
-                "KISEKI_KAFKA_SESSION_TIMEOUT_MS": "6000",
-                "KISEKI_STOP_GRACE_S": "8",
-                # Runners outwait a restart of tritonserver or of the orchestrator (which
-                # starts a new one and loads its models again): about two minutes on a busy
-                # 2-core machine. The default (six tries, about 16 s) suits a cluster, where
-                # endpoints do not die with the orchestrator.
-                "KISEKI_RUNNER_MAX_ATTEMPTS": "9",
-            },
-        )
-        self.stack = LocalStack(settings)
+        self.stack = LocalStack(stack_settings(self.workdir, self.run_root, self.broker))
         self.stack.start()
         threading.Thread(target=self._write_checkpoints, daemon=True).start()
         return self.stack
@@ -191,13 +206,7 @@ class ChaosRun:
 
     def tritonserver_pid(self) -> int | None:
         assert self.stack is not None
-        state = self.stack.settings.workdir / "orchestrator" / "tritonserver.json"
-        try:
-            pid = int(json.loads(state.read_text())["pid"])
-            alive = b"tritonserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, ValueError, KeyError):
-            return None
-        return pid if alive else None
+        return tritonserver_pid(self.stack)
 
     def stray_tritonservers(self) -> list[int]:
         """tritonserver processes serving from this run's directories."""

@@ -9,6 +9,7 @@ the run root above it, or the tokenizer directory. DeepSpeed's pipeline-module l
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 from transformers import AutoConfig, PretrainedConfig
@@ -27,6 +28,14 @@ def _config(source: Path, tokenizer_dir: Path) -> PretrainedConfig:
     )
 
 
+def _check_whole(source: Path) -> None:
+    """torch.save writes a zip whose directory is at its end: a file cut short has none.
+    DeepSpeed's own reader would raise torch's RuntimeError without naming the file."""
+    for path in sorted(source.glob("*.pt")):
+        if not zipfile.is_zipfile(path):
+            raise ConversionError(f"{path} is cut short or not a torch.save file")
+
+
 def convert(source: Path, destination: Path, tokenizer_dir: Path | None) -> None:
     if tokenizer_dir is None:
         raise ConversionError("DeepSpeed checkpoints carry no tokenizer: the run must name one")
@@ -40,9 +49,10 @@ def convert(source: Path, destination: Path, tokenizer_dir: Path | None) -> None
         raise ConversionError(
             f"DeepSpeed checkpoints need the deepspeed package where conversion runs ({error})"
         ) from None
+    _check_whole(source)
     try:
         weights = get_fp32_state_dict_from_zero_checkpoint(str(source.parent), tag=source.name)
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise ConversionError(
             f"{source}: DeepSpeed could not rebuild the weights: {error}"
         ) from None

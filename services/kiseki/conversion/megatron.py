@@ -44,7 +44,7 @@ def read_dcp(directory: Path) -> tuple[list[Any], dict[str, torch.Tensor]]:
         metadata = reader.read_metadata()
     except Exception as error:  # a torn or foreign .metadata: torch raises pickle errors too
         raise ConversionError(f"{directory / '.metadata'} cannot be read: {error}") from None
-    _check_files(directory, metadata.storage_data)
+    _check_sizes(directory, metadata.storage_data)
     state: dict[str, Any] = {}
     for key, item in metadata.state_dict_metadata.items():
         if isinstance(item, TensorStorageMetadata):
@@ -61,13 +61,22 @@ def read_dcp(directory: Path) -> tuple[list[Any], dict[str, torch.Tensor]]:
     return [state.pop(key) for key in common], state
 
 
-def _check_files(directory: Path, storage: Any) -> None:
-    """Every `__R_I.distcp` the metadata lists (one or more per saving rank: a tensor-parallel
-    rank or a pipeline stage) is there; torch's own error would bury the name in a traceback."""
-    listed = sorted({item.relative_path for item in (storage or {}).values()})
-    for name in listed:
-        if not (directory / name).is_file():
-            raise ConversionError(f"shard {directory / name} is missing (.metadata lists it)")
+def _check_sizes(directory: Path, storage: Any) -> None:
+    """Every data file the .metadata lists (one or more per saving rank: a tensor-parallel
+    rank or a pipeline stage) is there and as long as its offsets say: torch's own errors
+    (a bare EOFError from its unpickler for a file cut short) name no file."""
+    needed: dict[str, int] = {}
+    for info in (storage or {}).values():
+        name = str(info.relative_path)
+        needed[name] = max(needed.get(name, 0), int(info.offset) + int(info.length))
+    for name, size in sorted(needed.items()):
+        path = directory / name
+        if not path.is_file():
+            raise ConversionError(f"shard {path} is missing (named by {directory / '.metadata'})")
+        if path.stat().st_size < size:
+            raise ConversionError(
+                f"{path} is cut short: {path.stat().st_size} bytes, .metadata needs {size}"
+            )
 
 
 def _listed(value: Any) -> list[Any]:

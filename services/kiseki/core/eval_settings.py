@@ -7,7 +7,7 @@ import dataclasses
 import functools
 from typing import Any
 
-from kiseki.evaluation.settings import EvalSettings
+from kiseki.evaluation.settings import KEYS, EvalSettings
 from kiseki.v1 import events_pb2 as ev
 
 
@@ -27,6 +27,9 @@ def job_settings(job: ev.EvaluationJob) -> EvalSettings:
     if not job.HasField("settings"):
         return EvalSettings(num_few_shots=job.num_few_shots)
     wire = job.settings
-    return EvalSettings(
-        **{field.name: getattr(wire, field.name) for field in dataclasses.fields(EvalSettings)}
-    )
+    # Checked as the policy's are (SettingsError names the key): a job from a foreign or
+    # buggy producer with a bad pattern would otherwise fail mid-job with re.error, which
+    # dead-letters the job instead of reporting it FAILED.
+    values = {key: getattr(wire, key) for key in KEYS}
+    settings = EvalSettings().updated(values, f"job {job.job_id} settings")
+    return dataclasses.replace(settings, few_shots_forced=wire.few_shots_forced)

@@ -49,7 +49,7 @@ class PromptDump:
             output_length=int(doc["output_length"]),
             metrics=tuple(str(m) for m in metrics),
             samples=tuple(Sample(str(s.get("input", "")), s["gold"]) for s in samples),
-            label_list=tuple(str(label) for label in doc.get("label_list") or ()),
+            label_list=tuple(doc.get("label_list") or ()),
             answer_extract_pattern=str(doc.get("answer_extract_pattern") or ""),
             answer_pattern_id=str(doc.get("answer_pattern_id") or ""),
         )
@@ -81,6 +81,9 @@ def read_prompt_dump(path: Path) -> PromptDump:
     for index, sample in enumerate(samples):
         if not isinstance(sample, dict) or not isinstance(sample.get("prompt"), str):
             raise DumpError(f"{path}: samples[{index}].prompt must be a string")
+    labels = document.get("label_list") or []
+    if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+        raise DumpError(f"{path}: field 'label_list' must be a list of strings, got {labels!r}")
     prompts = tuple(sample["prompt"] for sample in samples)
     return PromptDump(path, name, max(1, length + delta), prompts, document)
 

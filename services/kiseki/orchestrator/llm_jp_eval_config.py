@@ -25,10 +25,30 @@ _SETTINGS = (
     "default_answer_extract_pattern",
 )
 _METAINFO = ("data_type", "num_few_shots", "max_num_samples")
+# Every other key of v1.4.x's configs/config_template.yaml (and the model/tokenizer groups
+# Hydra composes in): accepted and left to the endpoint. Anything else is a typo whose
+# setting would silently keep its default, so it is refused by name.
+_OTHER_KEYS = frozenset({
+    "defaults", "model", "tokenizer", "openapi", "max_seq_length", "dataset_dir", "strict",
+    "target_dataset", "log_dir", "torch_dtype", "resource_dir", "prompt_dump_dir",
+    "offline_dir", "wandb", "metainfo", "pipeline_kwargs", "generator_kwargs", "hydra",
+})  # fmt: skip
+_OTHER_METAINFO = frozenset({
+    "version", "basemodel_name", "model_type", "instruction_tuning_method_by_llm_jp",
+    "instruction_tuning_data_by_llm_jp",
+})  # fmt: skip
 
 
 def is_llm_jp_eval_config(raw: Mapping[str, Any]) -> bool:
     return "target_dataset" in raw or "metainfo" in raw
+
+
+def _check_keys(raw: Mapping[str, Any], known: frozenset[str], where: str) -> None:
+    unknown = sorted(str(key) for key in raw if key not in known)
+    if unknown:
+        raise PolicyError(
+            f"{where}: unknown llm-jp-eval keys {unknown}; v1.4.x knows {sorted(known)}"
+        )
 
 
 def _suites(target: Any, datasets_dir: Path | None, split: str, where: str) -> list[str]:
@@ -57,6 +77,8 @@ def policy_from_llm_jp_eval(
     metainfo = raw.get("metainfo") or {}
     if not isinstance(metainfo, Mapping):
         raise PolicyError(f"{where}: metainfo must be a mapping")
+    _check_keys(raw, _OTHER_KEYS | frozenset(_SETTINGS), where)
+    _check_keys(metainfo, _OTHER_METAINFO | frozenset(_METAINFO), f"{where}: metainfo")
     run: dict[str, Any] = {key: metainfo[key] for key in _METAINFO if metainfo.get(key) is not None}
     run.update({key: raw[key] for key in _SETTINGS if raw.get(key) is not None})
     run["postprocess"] = _postprocess(metainfo.get("version"))
