@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoModelForCausalLM
 
-from kiseki.orchestrator.conversion import ConversionFailed, Converter
+from kiseki.orchestrator.conversion import ConversionFailed, ProcessConverter
 from kiseki.v1 import events_pb2 as ev
 from support.frameworks import REPO, framework_fixtures
 from support.polling import poll_until, poll_until_async
@@ -62,8 +62,8 @@ async def test_a_conversion_killed_mid_way_fails_by_name_and_the_next_start_conv
 ) -> None:
     caplog.set_level(logging.INFO, logger="kiseki.orchestrator.conversion")
     directory = tmp_path / "converted"
-    first = Converter(directory, sys.executable, slots=1, timeout_s=300)
-    first.start()
+    first = ProcessConverter(directory, sys.executable, slots=1, timeout_s=300)
+    await first.start()
     checkpoint = _checkpoint()
     converting = asyncio.create_task(first.convert(checkpoint))
 
@@ -76,8 +76,8 @@ async def test_a_conversion_killed_mid_way_fails_by_name_and_the_next_start_conv
         await converting
     assert not (directory / checkpoint.checkpoint_id).exists()  # nothing to serve
 
-    second = Converter(directory, sys.executable, slots=1, timeout_s=300)
-    second.start()  # what the next orchestrator does first: a dead process's partial goes
+    second = ProcessConverter(directory, sys.executable, slots=1, timeout_s=300)
+    await second.start()  # what the next orchestrator does first: a dead process's partial goes
     assert list(directory.iterdir()) == []
     served = await second.convert(checkpoint)
     again = await second.convert(checkpoint)  # a redelivery: the whole copy is reused
@@ -90,13 +90,17 @@ async def test_a_conversion_killed_mid_way_fails_by_name_and_the_next_start_conv
 PARENT = """
 import asyncio, sys
 from pathlib import Path
-from kiseki.orchestrator.conversion import Converter
+from kiseki.orchestrator.conversion import ProcessConverter
 from kiseki.v1 import events_pb2 as ev
-converter = Converter(Path(sys.argv[1]), sys.executable, slots=1, timeout_s=300)
-converter.start()
-checkpoint = ev.CheckpointDiscovered()
-checkpoint.ParseFromString(bytes.fromhex(sys.argv[2]))
-asyncio.run(converter.convert(checkpoint))
+
+async def main():
+    converter = ProcessConverter(Path(sys.argv[1]), sys.executable, slots=1, timeout_s=300)
+    await converter.start()
+    checkpoint = ev.CheckpointDiscovered()
+    checkpoint.ParseFromString(bytes.fromhex(sys.argv[2]))
+    await converter.convert(checkpoint)
+
+asyncio.run(main())
 """
 
 
@@ -115,7 +119,7 @@ def test_a_parent_killed_outright_takes_its_conversion_along(tmp_path: Path) -> 
         parent.kill()
         parent.wait()
     assert not (directory / checkpoint.checkpoint_id).exists()
-    Converter(directory, sys.executable, slots=1, timeout_s=300).start()
+    asyncio.run(ProcessConverter(directory, sys.executable, slots=1, timeout_s=300).start())
     assert list(directory.iterdir()) == []
 
 
