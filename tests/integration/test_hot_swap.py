@@ -5,6 +5,7 @@ server loads what was swapped in)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -127,3 +128,51 @@ async def test_a_swap_that_cannot_be_proven_unloads_the_endpoint(
     await _refused(
         manager, tiny_checkpoints[60], "differs from the checkpoint's", reference=[0.0, 0.0]
     )
+
+
+def _group(pgid: int) -> list[int]:
+    """The live processes of process group `pgid`."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _stub_of(manager: LocalEndpointManager, name: str) -> int:
+    """The pid of the Python model process serving `name` for this manager."""
+    marker = f"{manager.repository / name}/1/model.py".encode()
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if marker in cmdline.read_bytes():
+                return int(cmdline.parent.name)
+    raise AssertionError(f"no model process for {name}")
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_dead_model_process_is_reloaded_and_a_dead_server_leaves_none(
+    manager: LocalEndpointManager, tiny_checkpoints: dict[int, Path]
+) -> None:
+    manager.probe_interval_s = 1.0
+    endpoint = await manager.load("probed", tiny_checkpoints[60])
+    want = await _answers(endpoint.address, "probed")
+    os.kill(_stub_of(manager, "probed"), signal.SIGKILL)  # Triton still says READY after this
+
+    async def answers_again() -> bool:
+        try:
+            return await _answers(endpoint.address, "probed") == want
+        except Exception:  # "Stub process ... is not healthy" until the reload
+            return False
+
+    await poll_until_async(answers_again, timeout_s=120, interval_s=0.5)
+
+    server = manager._server
+    assert server is not None
+    os.kill(server.process.pid, signal.SIGKILL)
+    await poll_until_async(lambda: _ready(endpoint.address, "probed"), timeout_s=180)
+    assert _group(server.process.pid) == []  # the dead server's model processes went with it
+    await manager.unload("probed")

@@ -85,6 +85,9 @@ class LocalEndpointManager:
         self._watchdog: asyncio.Task[None] | None = None
         self._starting: asyncio.Task[LocalTriton] | None = None
         self.watch_interval_s = 1.0
+        # Seconds between health probes of each loaded model: Triton 2.51 keeps a model READY
+        # after its Python model process dies (OOM-killed, say), failing every request.
+        self.probe_interval_s = 10.0
 
     @property
     def loaded(self) -> dict[str, Path]:
@@ -96,9 +99,16 @@ class LocalEndpointManager:
             self._watchdog = asyncio.create_task(self._watch())
 
     async def _watch(self) -> None:
+        probed = time.monotonic()
         while True:
             await asyncio.sleep(self.watch_interval_s)
-            if self._server is None or self._server.process.alive():
+            if self._server is not None and self._server.process.alive():
+                if time.monotonic() - probed >= self.probe_interval_s:
+                    probed = time.monotonic()
+                    try:
+                        await self._probe_models(self._server)
+                    except Exception:  # a probe must never end the watchdog
+                        log.exception("probing the loaded models failed")
                 continue
             try:
                 await self._ensure_server()
@@ -155,6 +165,7 @@ class LocalEndpointManager:
                     extra={"log": str(self._server.process.log_path)},
                 )
                 port = self._server.grpc_port
+                await asyncio.to_thread(self._server.stop)  # its model processes outlive it
             self._starting = asyncio.create_task(
                 asyncio.to_thread(start_triton, self.workdir, self.repository, grpc_port=port)
             )
@@ -164,6 +175,30 @@ class LocalEndpointManager:
             for name in list(self._loaded):
                 await self._load_into(self._server, name)
             return self._server
+
+    async def _probe_models(self, server: LocalTriton) -> None:
+        """Reload each idle loaded model whose model process is gone. Only Triton's answer
+        that the process is unhealthy counts: a slow answer from a busy model is no reason to
+        reload it under its jobs."""
+        for name in list(self._loaded):
+            lock = self._locks.setdefault(name, asyncio.Lock())
+            if lock.locked():
+                continue  # a load, swap or unload is under way
+            async with lock:
+                client = ScoringClient(server.grpc_address, name, timeout_s=30.0)
+                try:
+                    await client.swap("")
+                    continue
+                except InferenceServerException as error:
+                    if "not healthy" not in error.message():
+                        continue
+                    log.warning("model process died; reloading", extra={"model": name})
+                finally:
+                    await client.close()
+                try:
+                    await self._load_into(server, name)
+                except Exception:  # the next probe tries again
+                    log.exception("reloading %s failed", name)
 
     async def _load_into(self, server: LocalTriton, name: str) -> None:
         async with self._client(server) as client:
