@@ -37,7 +37,7 @@ async def deployer(tmp_path: Path) -> AsyncIterator[LocalTritonDeployer]:
 async def _generate(endpoint: Endpoint, expect: str) -> list[str]:
     client = ScoringClient(endpoint.address, endpoint.model_name, expect=expect)
     try:
-        return await client.generate(["吾輩は"], 4)
+        return await client.generate(["吾輩は", "The quick"], 4)
     finally:
         await client.close()
 
@@ -58,14 +58,14 @@ async def test_the_next_checkpoint_takes_over_the_warm_model_and_refuses_stale_j
     assert (deploys("cold") - cold, deploys("swap") - swaps) == (1, 1)
     with pytest.raises(InferenceServerException, match="serves another checkpoint"):
         await _generate(b, expect=first.uri)  # a redelivered job of the first checkpoint
-    assert len(await _generate(b, expect=second.uri)) == 1
+    assert len(await _generate(b, expect=second.uri)) == 2
 
     # The first checkpoint asked for again while its old model serves the second: a model
     # of its own, under another name.
     again = await deployer.deploy(first)
     assert again.model_name != b.model_name
     assert again.serves == first.uri
-    assert len(await _generate(again, expect=first.uri)) == 1
+    assert len(await _generate(again, expect=first.uri)) == 2
     await deployer.teardown(first.checkpoint_id)
     await deployer.teardown(second.checkpoint_id)  # nothing of the run waits: unloaded
     assert deployer.manager.loaded == {}

@@ -74,8 +74,9 @@ class ScoringClient:
         return [output for part in parts for output in part]
 
     async def _score(self, inputs: list[InferInput], outputs: list[str]) -> InferResult:
-        if self._expect:
-            inputs = [*inputs, _bytes_input("EXPECT_CHECKPOINT", [self._expect])]
+        if self._expect:  # one per item: Triton batches every input along the first dimension
+            items = inputs[0].shape()[0]
+            inputs = [*inputs, _bytes_input("EXPECT_CHECKPOINT", [self._expect] * items)]
         return await self._infer(inputs, outputs)
 
     async def _infer(self, inputs: list[InferInput], outputs: list[str]) -> InferResult:
