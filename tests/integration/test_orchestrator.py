@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 import pytest_asyncio
+from prometheus_client import REGISTRY
 
 from kiseki.cli import main as cli
 from kiseki.core.grpc_server import GrpcServer
@@ -43,9 +44,9 @@ POLICY = {
 
 
 class RunningOrchestrator:
-    def __init__(self, kafka: KafkaConfig, workdir: Path) -> None:
+    def __init__(self, kafka: KafkaConfig, workdir: Path, warm_idle_s: float = 0.0) -> None:
         config = OrchestratorConfig(policy_file=Path("unused"), workdir=workdir, tick_s=0.1)
-        deployer = LocalTritonDeployer(LocalEndpointManager(workdir))
+        deployer = LocalTritonDeployer(LocalEndpointManager(workdir), warm_idle_s)
         self.deployer = deployer
         self.orchestrator = Orchestrator(kafka, config, parse_policies(POLICY), deployer)
         self.context = ServiceContext("orchestrator", Health())
@@ -78,7 +79,7 @@ async def serve_jobs(
 
     async def handle(delivery: Delivery[ev.EvaluationJob]) -> None:
         job = delivery.message
-        client = ScoringClient(job.endpoint, job.model_name)
+        client = ScoringClient(job.endpoint, job.model_name, expect=job.served_checkpoint)
         try:
             assert len(await client.generate(["吾輩は"], 4)) == 1
         finally:
@@ -240,6 +241,42 @@ async def test_checkpoints_are_evaluated_within_budget_and_across_a_restart(
         # The first manager's watchdog outlives its cancelled orchestrator in this one event
         # loop (a crashed process takes it along): it restarts the server the second killed.
         await first.deployer.close()
+
+
+@pytest.mark.parametrize("broker", ["tansu"], indirect=True)
+async def test_the_next_checkpoint_of_a_run_takes_over_the_warm_endpoint(
+    kafka_config: KafkaConfig,
+    producer: ProtoProducer,
+    tiny_checkpoints: dict[int, Path],
+    tmp_path: Path,
+) -> None:
+    swaps = REGISTRY.get_sample_value("kiseki_endpoint_deploys_total", {"how": "swap"}) or 0.0
+    for step, path in sorted(tiny_checkpoints.items()):
+        await producer.send(
+            kafka_config.topics.checkpoints, discovered("run", step, path), key="run"
+        )
+    running = RunningOrchestrator(kafka_config, tmp_path / "orchestrator", warm_idle_s=600)
+    jobs: list[ev.EvaluationJob] = []
+    try:
+        await serve_jobs(kafka_config, producer, jobs, stop_after=8)
+
+        async def all_done() -> bool:
+            states = {v.checkpoint.step: v.state for v in running.orchestrator.fleet.views.values()}
+            return states == {0: ev.CHECKPOINT_STATE_DONE, 60: ev.CHECKPOINT_STATE_DONE}
+
+        await poll_until_async(all_done, timeout_s=120, interval_s=0.2)
+        first = discovered("run", 0, tiny_checkpoints[0]).checkpoint_id
+        served = {(job.step, job.model_name, job.served_checkpoint) for job in jobs}
+        assert served == {
+            (0, first, str(tiny_checkpoints[0])),
+            (60, first, str(tiny_checkpoints[60])),
+        }
+        after = REGISTRY.get_sample_value("kiseki_endpoint_deploys_total", {"how": "swap"})
+        assert after == swaps + 1
+        assert running.deployer.manager.loaded == {}  # the run's last one is not kept warm
+    finally:
+        await running.stop()
+        await running.deployer.close()
 
 
 async def say(producer: ProtoProducer, kafka: KafkaConfig, checkpoint_id: str, state: int) -> None:

@@ -1,9 +1,9 @@
 """vLLM's offline `LLM.generate`, in vLLM's environment: the vllm_serving benchmark's reference.
 
-`python _vllm_offline.py CHECKPOINT PROMPTS_JSON MAX_NEW_TOKENS THREADS_BIND`: starts the
-engine as kiseki's vLLM model does, prints "ready", then for each line read generates every
-prompt once and prints the seconds it took, so its rounds pair with the served ones. vLLM
-logs to stdout too: those lines start with REPLY.
+`python _vllm_offline.py CHECKPOINT PROMPTS_JSON MAX_NEW_TOKENS KNOBS_JSON` (EngineKnobs'
+fields): starts the engine as kiseki's vLLM model does, prints "ready", then for each line
+read generates every prompt once and prints the seconds it took, so its rounds pair with the
+served ones. vLLM logs to stdout too: those lines start with REPLY.
 """
 
 import json
@@ -20,9 +20,9 @@ REPLY = "vllm-offline: "
 
 
 def main() -> None:
-    checkpoint, prompts_file, budget, threads = sys.argv[1:5]
+    checkpoint, prompts_file, budget, knobs = sys.argv[1:5]
     prompts = json.loads(Path(prompts_file).read_text())
-    llm = VLLMScorer(checkpoint, knobs=EngineKnobs(threads_bind=threads)).llm
+    llm = VLLMScorer(checkpoint, knobs=EngineKnobs(**json.loads(knobs))).llm
     from vllm import SamplingParams
 
     params = SamplingParams(temperature=0.0, max_tokens=int(budget), stop=[STOP_TEXT])

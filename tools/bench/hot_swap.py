@@ -5,8 +5,11 @@ On one tritonserver per backend (kiseki's LocalEndpointManager, the real models)
 is verified for, see serving/swap.py) take turns. Each round times both ways of serving the
 other checkpoint next, in alternating order: `swap` (LocalEndpointManager.swap: weights
 reloaded in the running engine, the fingerprint checked against the checkpoint's reference)
-and `cold` (unload, then load: what the orchestrator does today). Medians over the rounds;
-`ratio` is the median of each round's cold ÷ swap. vLLM needs .venv-vllm (`make setup-kube`).
+and `cold` (unload, then load). Medians over the rounds; `ratio` is the median of each round's
+cold ÷ swap. Then, through the orchestrator's LocalTritonDeployer, a run's next checkpoints
+from deploy to their last score (PROMPTS generated): warm reuse (the finished checkpoint's
+model kept for the next, which swaps into it) against every checkpoint loading cold
+(KISEKI_WARM_IDLE_S=0), in alternating order. vLLM needs .venv-vllm (`make setup-kube`).
 Prints one JSON object.
 """
 
@@ -27,14 +30,18 @@ sys.path[:0] = [str(REPO / "services"), str(REPO / "tools")]
 import torch  # noqa: E402
 from transformers import LlamaConfig, LlamaForCausalLM  # noqa: E402
 
+from kiseki.orchestrator.deployer import LocalTritonDeployer  # noqa: E402
 from kiseki.serving.client import ScoringClient  # noqa: E402
 from kiseki.serving.endpoints import LocalEndpointManager  # noqa: E402
 from kiseki.serving.repository import ServingOptions  # noqa: E402
+from kiseki.v1 import events_pb2 as ev  # noqa: E402
 from tinygpt.corpus import demo_corpus  # noqa: E402
 from tinygpt.model import build_tokenizer  # noqa: E402
 
 ROUNDS = {"hf": 5, "vllm": 3}
 LAYERS, WIDTH = 4, 256
+# The deployer part: checkpoints per run in each way, and what each scores.
+SEQUENCE, PROMPTS = 3, [f"問題: {n} + {n} = ?\n答え:" for n in range(64)]
 
 
 def checkpoints(out: Path) -> list[Path]:
@@ -103,6 +110,61 @@ async def measure(backend: str, paths: list[Path], workdir: Path) -> dict[str, f
         await manager.stop()
 
 
+async def _run_sequence(deployer: LocalTritonDeployer, paths: list[Path], tag: str) -> float:
+    """Median seconds from deploy to last score over a run's checkpoints after its first
+    (which loads cold either way)."""
+    spent = []
+    for index in range(SEQUENCE):
+        checkpoint = discovered(f"bench-{tag}", index, paths[index % 2])
+        started = time.perf_counter()
+        endpoint = await deployer.deploy(checkpoint)
+        client = ScoringClient(endpoint.address, endpoint.model_name, expect=endpoint.serves)
+        try:
+            await client.generate(PROMPTS, max_new_tokens=8)
+        finally:
+            await client.close()
+        spent.append(time.perf_counter() - started)
+        await deployer.teardown(checkpoint.checkpoint_id, keep_warm=index < SEQUENCE - 1)
+    return statistics.median(spent[1:])
+
+
+async def measure_runs(backend: str, paths: list[Path], workdir: Path) -> dict[str, float]:
+    options = ServingOptions(backend=backend)
+    deployers = {
+        way: LocalTritonDeployer(LocalEndpointManager(workdir / f"{backend}-{way}", options), idle)
+        for way, idle in (("warm", 600.0), ("cold", 0.0))
+    }
+    times: dict[str, list[float]] = {"warm": [], "cold": []}
+    try:
+        for deployer in deployers.values():
+            await deployer.start()
+        for round_index in range(ROUNDS[backend]):
+            ways = ["warm", "cold"] if round_index % 2 == 0 else ["cold", "warm"]
+            for way in ways:
+                tag = f"{way}-{round_index}"
+                times[way].append(await _run_sequence(deployers[way], paths, tag))
+    finally:
+        for deployer in deployers.values():
+            await deployer.close()
+    ratios = [c / w for c, w in zip(times["cold"], times["warm"], strict=True)]
+    return {
+        "warm_deploy_to_last_score_s": round(statistics.median(times["warm"]), 3),
+        "cold_deploy_to_last_score_s": round(statistics.median(times["cold"]), 3),
+        "ratio_cold_vs_warm": round(statistics.median(ratios), 2),
+        "prompts": len(PROMPTS),
+    }
+
+
+def discovered(run: str, step: int, path: Path) -> ev.CheckpointDiscovered:
+    return ev.CheckpointDiscovered(
+        checkpoint_id=f"{run}-{step}",
+        run_id=run,
+        step=step,
+        uri=str(path),
+        format=ev.CHECKPOINT_FORMAT_HF,
+    )
+
+
 def main() -> None:
     report: dict[str, object] = {"benchmark": "hot_swap", "model": f"llama {LAYERS}x{WIDTH}"}
     with tempfile.TemporaryDirectory(dir=os.environ.get("KISEKI_BENCH_DIR")) as tmp:
@@ -112,6 +174,7 @@ def main() -> None:
                 report[backend] = "not measured: .venv-vllm is missing (make setup-kube)"
                 continue
             report[backend] = asyncio.run(measure(backend, paths, Path(tmp)))
+            report[f"{backend}_runs"] = asyncio.run(measure_runs(backend, paths, Path(tmp)))
     print(json.dumps(report))
 
 

@@ -66,9 +66,13 @@ def rss_mib(pid: int) -> float:
 class Offline:
     """The reference process: one generate of every prompt per line sent."""
 
-    def __init__(self, checkpoint: Path, prompts_file: Path) -> None:
+    def __init__(
+        self, checkpoint: Path, prompts_file: Path, knobs: dict[str, object] | None = None
+    ) -> None:
+        """`knobs`: EngineKnobs' fields (default: both cores, the rest vLLM model's own)."""
+        knobs = {"threads_bind": THREADS_BIND} if knobs is None else knobs
         argv = [str(vllm_env_dir() / "bin" / "python"), str(REPO / "tools/bench/_vllm_offline.py")]
-        argv += [str(checkpoint), str(prompts_file), str(MAX_NEW_TOKENS), THREADS_BIND]
+        argv += [str(checkpoint), str(prompts_file), str(MAX_NEW_TOKENS), json.dumps(knobs)]
         pipe = subprocess.PIPE
         self.process = subprocess.Popen(
             argv, stdin=pipe, stdout=pipe, stderr=subprocess.DEVNULL, text=True

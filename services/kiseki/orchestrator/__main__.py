@@ -35,8 +35,11 @@ def make_deployer(config: OrchestratorConfig, policies: PolicyBook | None = None
                 f"KISEKI_SERVING_BACKEND={config.serving_backend!r} must be one of"
                 f" {sorted(BACKENDS)}"
             )
+        if config.warm_idle_s < 0:
+            raise ConfigError(f"KISEKI_WARM_IDLE_S={config.warm_idle_s} must be at least 0")
         options = ServingOptions(backend=config.serving_backend)
-        return LocalTritonDeployer(LocalEndpointManager(config.workdir, options))
+        manager = LocalEndpointManager(config.workdir, options)
+        return LocalTritonDeployer(manager, config.warm_idle_s)
     if config.deployer != "kubernetes":
         raise ConfigError(f"KISEKI_DEPLOYER={config.deployer!r} must be local or kubernetes")
     # Imported here so the local stack does not load the Kubernetes and KServe clients.

@@ -87,6 +87,15 @@ class OrchestratorConfig:
         unit="seconds",
         doc="a conversion is read, rewritten and saved once: ~10 min for 13B on local disk",
     )
+    warm_idle_s: float = setting(
+        "KISEKI_WARM_IDLE_S",
+        30.0,
+        unit="seconds",
+        doc="local mode: a finished checkpoint's model whose run has more waiting stays loaded"
+        " this long for the next one to take it over by a weight swap (HF 0.8 s vs 8.4 s cold,"
+        " vLLM 0.1 s vs 26 s: tools/bench/hot_swap.py); the next pick is usually the next"
+        " tick, and a cold load unloads idle models first; 0: every checkpoint loads cold",
+    )
     serving_backend: str = setting(
         "KISEKI_SERVING_BACKEND",
         "hf",

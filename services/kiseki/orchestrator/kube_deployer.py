@@ -194,8 +194,9 @@ class KubernetesDeployer:
 
         await self._wait(complete, self.config.build_timeout_s, name)
 
-    async def teardown(self, checkpoint_id: str) -> None:
-        """Delete the checkpoint's objects (and its build Job); gone already is fine."""
+    async def teardown(self, checkpoint_id: str, keep_warm: bool = False) -> None:
+        """Delete the checkpoint's objects (and its build Job); gone already is fine. Warm
+        reuse is the local deployer's: each service here serves one checkpoint."""
         name = self.adopted.pop(checkpoint_id, objects.object_name(checkpoint_id))
         namespace = self.config.namespace
         background = k8s.V1DeleteOptions(propagation_policy="Background")

@@ -31,6 +31,7 @@ def plan_jobs(
             settings=messages[dataset],
             serving_backend=endpoint.backend,
             dtype=endpoint.dtype,
+            served_checkpoint=endpoint.serves,
         )
         for dataset in policy.suites
         for mode in policy.scoring_modes

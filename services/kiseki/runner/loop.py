@@ -81,6 +81,7 @@ class TaskRunner:
                 self.config.items_per_request,
                 self.config.max_in_flight,
                 self.config.request_timeout_s,
+                expect=job.served_checkpoint,
             )
             try:
                 return await self._attempt(job, client)

@@ -38,8 +38,11 @@ class ScoringClient:
         items_per_request: int = 64,
         max_in_flight: int = 4,
         timeout_s: float = 600.0,
+        expect: str = "",
     ) -> None:
-        self.model_name = model_name
+        """`expect`: the checkpoint the model must be serving (EvaluationJob.served_checkpoint);
+        scoring requests are refused by a model that has swapped to another one."""
+        self.model_name, self._expect = model_name, expect
         self.items_per_request, self.timeout_s = items_per_request, timeout_s
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._client = triton_aio.InferenceServerClient(address)
@@ -70,6 +73,12 @@ class ScoringClient:
         parts = await asyncio.gather(*(bounded(start) for start in starts))
         return [output for part in parts for output in part]
 
+    async def _score(self, inputs: list[InferInput], outputs: list[str]) -> InferResult:
+        if self._expect:  # one per item: Triton batches every input along the first dimension
+            items = inputs[0].shape()[0]
+            inputs = [*inputs, _bytes_input("EXPECT_CHECKPOINT", [self._expect] * items)]
+        return await self._infer(inputs, outputs)
+
     async def _infer(self, inputs: list[InferInput], outputs: list[str]) -> InferResult:
         return await self._client.infer(
             self.model_name,
@@ -87,7 +96,7 @@ class ScoringClient:
         async def request(part: Sequence[str]) -> list[str]:
             budget = InferInput("MAX_NEW_TOKENS", [len(part), 1], "INT32")
             budget.set_data_from_numpy(np.full((len(part), 1), max_new_tokens, dtype=np.int32))
-            result = await self._infer([_bytes_input("TEXT", part), budget], ["OUTPUT_TEXT"])
+            result = await self._score([_bytes_input("TEXT", part), budget], ["OUTPUT_TEXT"])
             return [v.decode("utf-8") for v in result.as_numpy("OUTPUT_TEXT").reshape(-1)]
 
         return await self._packed(prompts, request, on_part)
@@ -100,7 +109,7 @@ class ScoringClient:
         async def request(part: Sequence[tuple[str, str]]) -> list[Continuation]:
             contexts = _bytes_input("CONTEXT", [context for context, _ in part])
             continuations = _bytes_input("CONTINUATION", [cont for _, cont in part])
-            result = await self._infer([contexts, continuations], ["LOGPROB", "IS_GREEDY"])
+            result = await self._score([contexts, continuations], ["LOGPROB", "IS_GREEDY"])
             logprobs = result.as_numpy("LOGPROB").reshape(-1)
             greedy = result.as_numpy("IS_GREEDY").reshape(-1)
             return [

@@ -59,6 +59,9 @@ class Endpoint:
     model_name: str
     backend: str = "hf"  # what serves it: kiseki's HF model, its vLLM model, or "trtllm"
     dtype: str = "float32"
+    # The checkpoint path the model serves now (a local model can swap to another one);
+    # empty where the model name alone says (one service per checkpoint).
+    serves: str = ""
 
 
 async def _wait_for(condition: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
@@ -92,6 +95,10 @@ class LocalEndpointManager:
     @property
     def loaded(self) -> dict[str, Path]:
         return dict(self._loaded)
+
+    def options_of(self, name: str) -> ServingOptions | None:
+        """What the loaded model `name` was loaded with (None: not loaded)."""
+        return self._options.get(name)
 
     async def start(self) -> None:
         await self._ensure_server()
@@ -235,8 +242,10 @@ class LocalEndpointManager:
                 await asyncio.sleep(1.0)
 
     @staticmethod
-    def _endpoint(server: LocalTriton, name: str, options: ServingOptions) -> Endpoint:
-        return Endpoint(server.grpc_address, name, options.backend, options.dtype)
+    def _endpoint(
+        server: LocalTriton, name: str, options: ServingOptions, checkpoint: Path
+    ) -> Endpoint:
+        return Endpoint(server.grpc_address, name, options.backend, options.dtype, str(checkpoint))
 
     async def load(
         self, name: str, checkpoint: Path, options: ServingOptions | None = None
@@ -247,7 +256,7 @@ class LocalEndpointManager:
         async with self._locks.setdefault(name, asyncio.Lock()):
             if self._loaded.get(name) == checkpoint:
                 server = await self._ensure_server()
-                return self._endpoint(server, name, options)
+                return self._endpoint(server, name, options, checkpoint)
 
             async def attempt(server: LocalTriton) -> None:
                 write_model(self.repository, name, checkpoint, options)
@@ -259,7 +268,7 @@ class LocalEndpointManager:
                 shutil.rmtree(self.repository / name, ignore_errors=True)
                 raise
             self._loaded[name], self._options[name] = checkpoint, options
-            return self._endpoint(server, name, options)
+            return self._endpoint(server, name, options, checkpoint)
 
     async def swap(
         self, name: str, checkpoint: Path, reference: list[float] | None = None
@@ -272,7 +281,7 @@ class LocalEndpointManager:
                 raise EndpointLoadError(f"cannot swap {name}: it is not loaded")
             server, options = await self._ensure_server(), self._options[name]
             if self._loaded[name] == checkpoint:
-                return self._endpoint(server, name, options)
+                return self._endpoint(server, name, options, checkpoint)
             client = ScoringClient(server.grpc_address, name, timeout_s=self.ready_timeout_s)
             try:
                 before = await client.swap("")
@@ -288,7 +297,7 @@ class LocalEndpointManager:
             # A restarted server loads the repository: it must name the weights now served.
             write_model(self.repository, name, checkpoint, options)
             self._loaded[name] = checkpoint
-            return self._endpoint(server, name, options)
+            return self._endpoint(server, name, options, checkpoint)
 
     async def _unload(self, name: str, server: LocalTriton) -> None:
         async with self._client(server) as client:

@@ -74,6 +74,7 @@ def model_config(name: str, checkpoint: Path, options: ServingOptions) -> mc.Mod
             _tensor("CONTEXT", STRING, optional=True),
             _tensor("CONTINUATION", STRING, optional=True),
             _tensor("SWAP_CHECKPOINT", STRING, optional=True),
+            _tensor("EXPECT_CHECKPOINT", STRING, optional=True),
         ]
     )
     config.output.extend(

@@ -36,6 +36,8 @@ _TOKENIZER_FILES = (
 # the new checkpoint, same fingerprint to 1e-4): Llama, LLM-jp's. GPT-2's did not (tied
 # embeddings): its fingerprint changed but matched neither checkpoint, so it is cold-loaded.
 VLLM_SWAP_VERIFIED = frozenset({"LlamaForCausalLM"})
+# Per backend, the architectures its swap is known good for (None: any it can load).
+SWAP_VERIFIED: dict[str, frozenset[str] | None] = {"hf": None, "vllm": VLLM_SWAP_VERIFIED}
 
 
 class SwapRefused(ValueError):

@@ -91,7 +91,7 @@ class CheckpointDiscovered(_message.Message):
     def __init__(self, checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., tokens_seen: _Optional[int] = ..., uri: _Optional[str] = ..., format: _Optional[_Union[CheckpointFormat, str]] = ..., size_bytes: _Optional[int] = ..., model_size: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., discovered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tokenizer_uri: _Optional[str] = ...) -> None: ...
 
 class EvaluationJob(_message.Message):
-    __slots__ = ("job_id", "checkpoint_id", "run_id", "step", "endpoint", "model_name", "dataset", "shard_index", "shard_count", "scoring_mode", "num_few_shots", "max_new_tokens", "suite", "settings", "serving_backend", "dtype")
+    __slots__ = ("job_id", "checkpoint_id", "run_id", "step", "endpoint", "model_name", "dataset", "shard_index", "shard_count", "scoring_mode", "num_few_shots", "max_new_tokens", "suite", "settings", "serving_backend", "dtype", "served_checkpoint")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -108,6 +108,7 @@ class EvaluationJob(_message.Message):
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
     SERVING_BACKEND_FIELD_NUMBER: _ClassVar[int]
     DTYPE_FIELD_NUMBER: _ClassVar[int]
+    SERVED_CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     checkpoint_id: str
     run_id: str
@@ -124,7 +125,8 @@ class EvaluationJob(_message.Message):
     settings: EvaluationSettings
     serving_backend: str
     dtype: str
-    def __init__(self, job_id: _Optional[str] = ..., checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., endpoint: _Optional[str] = ..., model_name: _Optional[str] = ..., dataset: _Optional[str] = ..., shard_index: _Optional[int] = ..., shard_count: _Optional[int] = ..., scoring_mode: _Optional[_Union[ScoringMode, str]] = ..., num_few_shots: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., suite: _Optional[str] = ..., settings: _Optional[_Union[EvaluationSettings, _Mapping]] = ..., serving_backend: _Optional[str] = ..., dtype: _Optional[str] = ...) -> None: ...
+    served_checkpoint: str
+    def __init__(self, job_id: _Optional[str] = ..., checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., endpoint: _Optional[str] = ..., model_name: _Optional[str] = ..., dataset: _Optional[str] = ..., shard_index: _Optional[int] = ..., shard_count: _Optional[int] = ..., scoring_mode: _Optional[_Union[ScoringMode, str]] = ..., num_few_shots: _Optional[int] = ..., max_new_tokens: _Optional[int] = ..., suite: _Optional[str] = ..., settings: _Optional[_Union[EvaluationSettings, _Mapping]] = ..., serving_backend: _Optional[str] = ..., dtype: _Optional[str] = ..., served_checkpoint: _Optional[str] = ...) -> None: ...
 
 class EvaluationSettings(_message.Message):
     __slots__ = ("data_type", "max_num_samples", "num_few_shots", "few_shots_forced", "output_length_delta", "postprocess", "default_answer_extract_pattern", "answer_extract_pattern", "answer_pattern_id", "prompt_template", "custom_prompt_template", "custom_fewshots_template")

@@ -23,6 +23,7 @@ def test_model_directory_has_a_parseable_config_and_the_model(tmp_path: Path) ->
         "CONTEXT": True,
         "CONTINUATION": True,
         "SWAP_CHECKPOINT": True,
+        "EXPECT_CHECKPOINT": True,
     }
     assert {o.name: o.data_type for o in config.output} == {
         "OUTPUT_TEXT": mc.TYPE_STRING,

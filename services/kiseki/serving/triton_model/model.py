@@ -3,8 +3,10 @@
 One request carries many items (packing beats client concurrency). A request holds either
 TEXT (+ optional MAX_NEW_TOKENS) → OUTPUT_TEXT, or CONTEXT + CONTINUATION → LOGPROB and
 IS_GREEDY, or SWAP_CHECKPOINT (a path; empty: none) → FINGERPRINT, the control request of a
-weight hot-swap (kiseki.serving.swap), run after the batch's scoring. The items of every
-request in a dynamic batch are scored together, in forward chunks of at most
+weight hot-swap (kiseki.serving.swap), run after the batch's scoring. A scoring request may
+name the checkpoint it expects (EXPECT_CHECKPOINT, a path): one the model no longer serves
+is refused, so a job of the previous checkpoint is never scored on swapped weights. The items
+of every request in a dynamic batch are scored together, in forward chunks of at most
 max_items_per_forward, then handed back to their requests.
 Parameters: scorer (a key of SCORERS), checkpoint_path, dtype, device, max_items_per_forward,
 default_max_new_tokens, kiseki_services_path (where the kiseki package is, when it is not
@@ -17,6 +19,9 @@ from collections import defaultdict
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
+
+# Starts the error of a request that expects weights the model no longer serves.
+STALE_CHECKPOINT = "the model serves another checkpoint"
 
 
 def _strings(request, name):
@@ -76,6 +81,11 @@ class TritonPythonModel:
         swap = _strings(request, "SWAP_CHECKPOINT")
         if swap is not None:
             return "swap", None, swap[:1]
+        expected = _strings(request, "EXPECT_CHECKPOINT")
+        if expected and expected[0] and expected[0] != str(self.scorer.checkpoint):
+            raise ValueError(
+                f"{STALE_CHECKPOINT}: it serves {self.scorer.checkpoint}, not {expected[0]}"
+            )
         texts = _strings(request, "TEXT")
         if texts is not None:
             return "generate", self._max_new_tokens(request), texts
