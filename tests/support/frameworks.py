@@ -19,7 +19,10 @@ WRITER_FILES = {
     "tensor": _MEGATRON,
     "pipeline": _MEGATRON,
     "nemo2": ("megatron_fixture.py", "nemo2_fixture.py", "write_fixtures.py"),
+    "bench": ("megatron_fixture.py", "megatron_bench_fixture.py", "write_fixtures.py"),
 }
+# One gloo process each; torchrun sets up its rendezvous.
+_TORCHRUN_SCRIPTS = {"nemo2": "nemo2_fixture.py", "bench": "megatron_bench_fixture.py"}
 SHARED_INPUTS = (WRITERS / "requirements.lock", REPO / "tools" / "tinygpt" / "model.py")
 
 
@@ -31,9 +34,9 @@ def _key(group: str) -> str:
 
 
 def _command(group: str, out: Path) -> list[str]:
-    if group == "nemo2":  # one gloo process; torchrun sets up its rendezvous
+    if group in _TORCHRUN_SCRIPTS:
         torchrun = str(FRAMEWORKS_PYTHON.parent / "torchrun")
-        script = str(WRITERS / "nemo2_fixture.py")
+        script = str(WRITERS / _TORCHRUN_SCRIPTS[group])
         return [torchrun, "--nproc-per-node=1", "--master-port=29519", script, str(out)]
     script = str(WRITERS / "write_fixtures.py")
     return [str(FRAMEWORKS_PYTHON), script, str(out), "--group", group]
@@ -41,8 +44,8 @@ def _command(group: str, out: Path) -> list[str]:
 
 def framework_fixtures(group: str = "tensor") -> Path:
     """The fixtures' directory of one group (`tensor`: TP 1 and 2 and DeepSpeed; `pipeline`:
-    two pipeline stages; `nemo2`: NeMo 2 checkpoints); written into a temporary sibling and
-    renamed when whole."""
+    two pipeline stages; `nemo2`: NeMo 2 checkpoints; `bench`: a ~0.4 GB one for
+    tools/bench/conversion.py); written into a temporary sibling and renamed when whole."""
     cache = Path(os.environ.get("KISEKI_CACHE", Path.home() / ".cache" / "kiseki"))
     name = "frameworks" if group == "tensor" else f"frameworks-{group}"
     done = cache / "fixtures" / f"{name}-{_key(group)}"

@@ -95,6 +95,8 @@
   value: {{ .memory | quote }}
 - name: KISEKI_CONVERSION_SLOTS
   value: {{ .slots | quote }}
+- name: KISEKI_CONVERSION_AHEAD
+  value: {{ .ahead | quote }}
 - name: KISEKI_CONVERSION_TIMEOUT_S
   value: {{ .timeoutSeconds | quote }}
 {{- end }}

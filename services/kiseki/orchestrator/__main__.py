@@ -73,7 +73,7 @@ def make_converter(config: OrchestratorConfig, deployer: Deployer) -> Checkpoint
 
 def main() -> None:
     service, kafka = load_config(ServiceConfig), load_config(KafkaConfig)
-    config = load_config(OrchestratorConfig)
+    config = load_config(OrchestratorConfig).validate()
     datasets_dir = Path(config.datasets_dir) if config.datasets_dir else None
     policies = load_policies(config.policy_file, datasets_dir)
     deployer = make_deployer(config, policies)

@@ -72,8 +72,17 @@ class OrchestratorConfig:
         "KISEKI_CONVERSION_SLOTS",
         1,
         unit="processes",
-        doc="conversions at once (within the endpoint budget); each holds the whole model in"
+        doc="conversions at once (outside the endpoint budget); each holds the whole model in"
         " host memory in fp32 and its copy again on disk: a 13B model takes ~52 GB of each",
+    )
+    conversion_ahead: int = setting(
+        "KISEKI_CONVERSION_AHEAD",
+        1,
+        unit="checkpoints",
+        doc="converted ahead, beyond the endpoints free for them, while the endpoints evaluate"
+        " earlier checkpoints: the next one is ready when an endpoint frees (1 hides one"
+        " conversion behind each evaluation; each waits as a copy on disk); 0: convert only"
+        " for a free endpoint",
     )
     conversion_python: str = setting(
         "KISEKI_CONVERSION_PYTHON",
@@ -103,6 +112,14 @@ class OrchestratorConfig:
         " scorer) or 'vllm' (vLLM's engine, prefix caching; 1,024 four-shot prompts on a 4x256"
         " GPT-2 here: ~65-71 samples/s on hf, see tools/bench/vllm_serving.py for vllm)",
     )
+
+    def validate(self) -> OrchestratorConfig:
+        """Raise ConfigError naming the first variable whose value cannot work."""
+        if self.conversion_slots < 1:
+            raise ConfigError(f"KISEKI_CONVERSION_SLOTS={self.conversion_slots} must be at least 1")
+        if self.conversion_ahead < 0:
+            raise ConfigError(f"KISEKI_CONVERSION_AHEAD={self.conversion_ahead} must be at least 0")
+        return self
 
 
 SERVING_MODES = ("deployment", "kserve")

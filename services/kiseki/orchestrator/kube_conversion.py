@@ -1,8 +1,9 @@
 """The conversion stage on Kubernetes: a Job per checkpoint (conversion_job), gated like the
 engine build. The orchestrator mounts the conversion PVC at the Jobs' path, so a copy there is
 a finished conversion (renamed only when whole) and is reused without asking the API server;
-a Job that exists already (a restart) is adopted by its name; a failed Job's reason, as its
-pod's last log lines say it, becomes the checkpoint's FAILED reason."""
+a Job still running from before (a restart) is adopted by its name, one that finished before is
+replaced; a failed Job's reason, as its pod's last log lines say it, becomes the checkpoint's
+FAILED reason."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from kiseki.orchestrator.kube_readiness import job_outcome, poll
 from kiseki.v1 import events_pb2 as ev
 
 log = logging.getLogger(__name__)
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # set on a Job's pods by the Job controller
+CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"  # on a Job's pods, by its controller
 
 
 class KubernetesConverter:
@@ -64,20 +65,14 @@ class KubernetesConverter:
 
     async def _run(self, checkpoint: ev.CheckpointDiscovered, destination: Path) -> None:
         namespace, name = self.config.namespace, conversion_job_name(checkpoint.checkpoint_id)
-        job = conversion_job(self.config, checkpoint, self.timeout_s)
-        try:
-            await asyncio.to_thread(self.batch.create_namespaced_job, namespace, job)
-            log.info("conversion job created", extra={"job": name})
-        except ApiException as error:
-            if error.status != 409:  # 409: there already, from before a restart
-                raise
-        failure: list[str] = []
+        await self._create(checkpoint, name)
+        failure: list[tuple[str, str]] = []  # the Failed condition's message, the Job's uid
 
         async def finished() -> bool:
             found = await asyncio.to_thread(self.batch.read_namespaced_job, name, namespace)
             done, why = job_outcome(found)
             if why is not None:
-                failure.append(why)
+                failure.append((why, str(found.metadata.uid if found.metadata else "")))
             return done
 
         if not await poll(finished, self.timeout_s, self.config.poll_s):
@@ -85,18 +80,50 @@ class KubernetesConverter:
             raise ConversionFailed(f"conversion Job {name} took longer than {self.timeout_s:.0f} s")
         if failure:
             await asyncio.to_thread(self._sweep, destination)
-            reason = await asyncio.to_thread(self._pod_reason, name)
-            raise ConversionFailed(reason or f"conversion Job {name} failed: {failure[0]}")
+            why, uid = failure[0]
+            reason = await asyncio.to_thread(self._pod_reason, uid)
+            raise ConversionFailed(reason or f"conversion Job {name} failed: {why}")
         if not await asyncio.to_thread(destination.is_dir):
             raise ConversionFailed(
                 f"conversion Job {name} completed but {destination} is not there: is"
                 " KISEKI_K8S_CONVERSION_CLAIM mounted at KISEKI_K8S_CONVERSION_MOUNT here?"
             )
 
-    def _pod_reason(self, name: str) -> str | None:
-        """`conversion failed: REASON` from the termination message of the Job's pods."""
+    async def _create(self, checkpoint: ev.CheckpointDiscovered, name: str) -> None:
+        """Create the Job, or adopt the one still running from before a restart. One that
+        finished before is stale (its copy is not there): a failed Job stays for its TTL, a
+        day, and adopted it would fail every retry in that day the same way without running."""
+        namespace = self.config.namespace
+        job = conversion_job(self.config, checkpoint, self.timeout_s)
+        try:
+            await asyncio.to_thread(self.batch.create_namespaced_job, namespace, job)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            found = await asyncio.to_thread(self.batch.read_namespaced_job, name, namespace)
+            if not job_outcome(found)[0]:
+                return  # running: adopted
+            await self._delete_job(name)
+            await poll(lambda: self._gone(name), self.timeout_s, self.config.poll_s)
+            await asyncio.to_thread(self.batch.create_namespaced_job, namespace, job)
+            log.info("finished conversion job replaced", extra={"job": name})
+            return
+        log.info("conversion job created", extra={"job": name})
+
+    async def _gone(self, name: str) -> bool:
+        try:
+            await asyncio.to_thread(self.batch.read_namespaced_job, name, self.config.namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return True
+            raise
+        return False
+
+    def _pod_reason(self, uid: str) -> str | None:
+        """`conversion failed: REASON` from the termination message of the Job's pods (by the
+        Job's uid: a replaced Job's pods, not yet collected, share its name)."""
         pods = self.core.list_namespaced_pod(
-            self.config.namespace, label_selector=f"{JOB_NAME_LABEL}={name}"
+            self.config.namespace, label_selector=f"{CONTROLLER_UID_LABEL}={uid}"
         )
         for pod in pods.items:
             for status in (pod.status.container_statuses if pod.status else None) or []:

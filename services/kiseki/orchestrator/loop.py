@@ -168,19 +168,54 @@ class Orchestrator:
         await self.publish_status(view, ev.CHECKPOINT_STATE_EVALUATING)
 
     async def _served(self, view: CheckpointView) -> ev.CheckpointDiscovered | None:
-        """What the endpoint loads: the checkpoint itself, or its HF copy (converted now or
+        """What the endpoint loads: the checkpoint itself, or its HF copy (converted ahead, or
         before a restart); None when the conversion failed (FAILED is published)."""
         if not needs_conversion(view.checkpoint):
             return view.checkpoint
-        await self.publish_status(view, ev.CHECKPOINT_STATE_CONVERTING)
+        if view.served is not None:
+            return view.served
         try:
-            return await self.converter.convert(view.checkpoint)
+            view.served = await self.converter.convert(view.checkpoint)
         except ConversionFailed as error:
             await self.publish_status(view, ev.CHECKPOINT_STATE_FAILED, str(error))
-            return None
+        return view.served
+
+    async def _convert(self, view: CheckpointView, announce: bool) -> None:
+        """Convert ahead of the endpoint: the copy waits in CONVERTING for the scheduler.
+        `announce` is False for a checkpoint the log already says is CONVERTING."""
+        view.served = None
+        refusal = self.roots.refusal(view.checkpoint.uri)
+        if refusal:
+            await self.publish_status(view, ev.CHECKPOINT_STATE_FAILED, refusal)
+            return
+        if announce:
+            await self.publish_status(view, ev.CHECKPOINT_STATE_CONVERTING)
+        try:
+            view.served = await self.converter.convert(view.checkpoint)
+        except ConversionFailed as error:
+            await self.publish_status(view, ev.CHECKPOINT_STATE_FAILED, str(error))
+
+    def _convert_ahead(self) -> None:
+        """As many checkpoints as endpoints are free, plus `conversion_ahead`, may be converting
+        or converted and waiting: the next checkpoints' conversions overlap the evaluation of
+        the ones before them, and their copies on disk stay bounded."""
+        converting = self.fleet.converting()
+        for view in converting:  # left by a restart: converted (or a finished copy reused)
+            idle = view.checkpoint.checkpoint_id not in self._busy
+            if idle and view.served is None and view.policy(self.policies) is not None:
+                self._spawn(view, self._convert(view, announce=False))
+        free = max(self.policies.budget.max_endpoints - len(self.fleet.active()), 0)
+        room = free + self.config.conversion_ahead - len(converting)
+        if room <= 0:
+            return  # spare ordering every waiting checkpoint
+        for view in self.fleet.candidates(self.policies, to_convert=True)[:room]:
+            if view.checkpoint.checkpoint_id not in self._busy:
+                view.state = ev.CHECKPOINT_STATE_CONVERTING  # counts against `room` now
+                self._spawn(view, self._convert(view, announce=True))
 
     async def _discard_converted(self, view: CheckpointView) -> None:
         policy = view.policy(self.policies)
+        view.served = None
         if needs_conversion(view.checkpoint) and not (policy and policy.keep_converted):
             await self.converter.discard(view.checkpoint.checkpoint_id)
 
@@ -235,6 +270,7 @@ class Orchestrator:
             if view.checkpoint.checkpoint_id not in self._busy:
                 view.state = ev.CHECKPOINT_STATE_DEPLOYING  # counts against the budget now
                 self._spawn(view, self._evaluate(view))
+        self._convert_ahead()
 
     async def _resume(self) -> None:
         """After a restart: evaluate again what was in flight (done jobs are skipped)."""

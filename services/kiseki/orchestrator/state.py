@@ -11,17 +11,21 @@ from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 
 from kiseki.core.status import is_lifecycle
+from kiseki.orchestrator.conversion import needs_conversion
 from kiseki.orchestrator.policy import PolicyBook, RunPolicy
 from kiseki.v1 import events_pb2 as ev
 
 FINAL = {ev.CHECKPOINT_STATE_DONE, ev.CHECKPOINT_STATE_FAILED}
-# CONVERTING counts against the endpoint budget: its endpoint is deployed right after.
+# In flight: asked again, such a checkpoint is not started twice.
 ACTIVE = {
     ev.CHECKPOINT_STATE_CONVERTING,
     ev.CHECKPOINT_STATE_DEPLOYING,
     ev.CHECKPOINT_STATE_READY,
     ev.CHECKPOINT_STATE_EVALUATING,
 }
+# Holding an endpoint, what the budget counts. CONVERTING is not among them: conversions run
+# ahead, while the endpoints evaluate earlier checkpoints (loop.Orchestrator._convert_ahead).
+HOLDING = ACTIVE - {ev.CHECKPOINT_STATE_CONVERTING}
 # A run whose newest checkpoint was written this recently is still training: live_first
 # puts that checkpoint ahead of the run's backfill (6 h: longer than any interval between a
 # study's checkpoints, shorter than the time a finished run's backfill takes).
@@ -46,6 +50,9 @@ class CheckpointView:
     # When the current evaluation was asked for (ns since the epoch): the latest DISCOVERED.
     requested_at_ns: int = 0
     request: ev.EvaluationRequest | None = None  # that status's explicit request, if it was one
+    # The HF copy converted for this evaluation (since this process started): a CONVERTING
+    # checkpoint with one waits only for an endpoint.
+    served: ev.CheckpointDiscovered | None = None
 
     @property
     def all_jobs_reported(self) -> bool:
@@ -122,26 +129,34 @@ class Fleet:
             view.failures.pop(summary.job_id, None)
 
     def active(self) -> list[CheckpointView]:
-        return [v for v in self.views.values() if v.state in ACTIVE]
+        """The checkpoints that hold an endpoint (or are about to)."""
+        return [v for v in self.views.values() if v.state in HOLDING]
 
-    def candidates(self, policies: PolicyBook, now_s: float | None = None) -> list[CheckpointView]:
+    def converting(self) -> list[CheckpointView]:
+        """Being converted, or converted and waiting for an endpoint."""
+        return [v for v in self.views.values() if v.state == ev.CHECKPOINT_STATE_CONVERTING]
+
+    def candidates(
+        self, policies: PolicyBook, now_s: float | None = None, to_convert: bool = False
+    ) -> list[CheckpointView]:
         """Checkpoints the policies select or a request asks for and nobody has started: the
         live ones first (a run's newest, still training, where its policy says live_first),
         then each run's in its order, the runs taking turns."""
-        live, queues = self.queues(policies, now_s)
+        live, queues = self.queues(policies, now_s, to_convert)
         backfill = [view for turn in zip_longest(*queues.values()) for view in turn if view]
         return list(live.values()) + backfill
 
     def queues(
-        self, policies: PolicyBook, now_s: float | None = None
+        self, policies: PolicyBook, now_s: float | None = None, to_convert: bool = False
     ) -> tuple[dict[str, CheckpointView], dict[str, list[CheckpointView]]]:
         """Per run: its live checkpoint (where it has one) and its other waiting ones in its
-        policy's order."""
+        policy's order; those an endpoint can load now, or (`to_convert`) those to convert."""
         now_s = time.time() if now_s is None else now_s
         live, queues = {}, {}
+        waits = self._to_convert if to_convert else self._startable
         for run_id, views in sorted(self.runs().items()):
             policy = policies.for_run(run_id)
-            waiting = {v.checkpoint.step: v for v in views if self._startable(v, policies)}
+            waiting = {v.checkpoint.step: v for v in views if waits(v, policies)}
             if policy is None or not waiting:
                 continue
             evaluated = [
@@ -156,10 +171,23 @@ class Fleet:
         return live, queues
 
     @staticmethod
-    def _startable(view: CheckpointView, policies: PolicyBook) -> bool:
+    def _wanted(view: CheckpointView, policies: PolicyBook) -> bool:
         policy = view.policy(policies)
-        startable = view.state == ev.CHECKPOINT_STATE_DISCOVERED
-        return startable and policy is not None and view.wanted_by(policy)
+        return policy is not None and view.wanted_by(policy)
+
+    @classmethod
+    def _startable(cls, view: CheckpointView, policies: PolicyBook) -> bool:
+        """Waiting, in the form an endpoint loads: as it is, or converted."""
+        if needs_conversion(view.checkpoint):
+            ready = view.state == ev.CHECKPOINT_STATE_CONVERTING and view.served is not None
+        else:
+            ready = view.state == ev.CHECKPOINT_STATE_DISCOVERED
+        return ready and cls._wanted(view, policies)
+
+    @classmethod
+    def _to_convert(cls, view: CheckpointView, policies: PolicyBook) -> bool:
+        waiting = view.state == ev.CHECKPOINT_STATE_DISCOVERED
+        return waiting and needs_conversion(view.checkpoint) and cls._wanted(view, policies)
 
     def runs(self) -> dict[str, list[CheckpointView]]:
         by_run: dict[str, list[CheckpointView]] = {}

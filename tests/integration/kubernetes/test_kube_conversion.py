@@ -1,8 +1,9 @@
 """The conversion stage on a real API server, as the chart's ServiceAccount (a real token bound
 to the chart's Role with conversion on): the converter creates the checkpoint's Job, waits for
 its status (the test writes it as the Job controller would: none runs here), serves the copy
-from the conversion mount, reuses a finished copy without a Job, and turns a failed Job into
-the reason its pod's termination message gives.
+from the conversion mount, reuses a finished copy without a Job, turns a failed Job into the
+reason its pod's termination message gives, and replaces that Job when the checkpoint is
+converted again (a new request, a restart) rather than failing the same way for its TTL.
 
 No pod runs (no kubelet here); the test stands in for the Job's output by creating the copy's
 directory in the mount the orchestrator shares with the Jobs.
@@ -22,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from kiseki.orchestrator.config import KubernetesConfig
 from kiseki.orchestrator.conversion import ConversionFailed
 from kiseki.orchestrator.conversion_job import conversion_job_name
-from kiseki.orchestrator.kube_conversion import JOB_NAME_LABEL, KubernetesConverter
+from kiseki.orchestrator.kube_conversion import CONTROLLER_UID_LABEL, KubernetesConverter
 from kiseki.v1 import events_pb2 as ev
 from support.chart import install_rbac
 from support.kube import ControlPlane
@@ -129,9 +130,9 @@ async def test_a_failed_conversion_job_fails_the_checkpoint_with_its_pods_reason
 
         # Play the Job controller and the kubelet: the pod failed with the converter's line.
         template = job.spec.template
+        labels = {"batch.kubernetes.io/job-name": JOB, CONTROLLER_UID_LABEL: job.metadata.uid}
         pod = k8s.V1Pod(
-            metadata=k8s.V1ObjectMeta(name=f"{JOB}-x", labels={JOB_NAME_LABEL: JOB}),
-            spec=template.spec,
+            metadata=k8s.V1ObjectMeta(name=f"{JOB}-x", labels=labels), spec=template.spec
         )
         core.create_namespaced_pod(namespace, pod)
         reason = "tensor-parallel shard mp_rank_01_000/model_optim_rng.pt is missing"
@@ -156,9 +157,25 @@ async def test_a_failed_conversion_job_fails_the_checkpoint_with_its_pods_reason
             await asyncio.wait_for(task, timeout=30)
         assert str(raised.value) == reason
         assert not partial.exists()
-        # A restarted orchestrator adopts the failed Job and fails the checkpoint the same way.
-        with pytest.raises(ConversionFailed, match="mp_rank_01_000"):
-            await converter.convert(CHECKPOINT)
+
+        # Asked again (a new request, a restart), the failed Job is replaced by a new one: the
+        # old one would stay a day (its TTL) and fail every retry the same way.
+        retry = asyncio.create_task(converter.convert(CHECKPOINT))
+
+        async def replaced() -> Any:
+            found = await _the_job(batch, namespace)
+            return found if found.metadata.uid != job.metadata.uid else None
+
+        second = await poll_until_async(replaced, timeout_s=10)
+        assert not (second.status and second.status.conditions)
+        assert not retry.done()  # gated on the new Job, not failed by the old one's pod
+        (tmp_path / CHECKPOINT.checkpoint_id).mkdir()
+        now = _now()
+        status = {"startTime": now, "completionTime": now, "succeeded": 1,
+                  "conditions": _conditions(("SuccessCriteriaMet", "Complete"))}  # fmt: skip
+        batch.patch_namespaced_job_status(JOB, namespace, {"status": status})
+        served = await asyncio.wait_for(retry, timeout=30)
+        assert served.uri == str(tmp_path / CHECKPOINT.checkpoint_id)
 
 
 async def test_conversion_without_a_claim_fails_naming_the_setting(
