@@ -44,6 +44,7 @@ def test_a_replayed_summary_from_before_a_backfill_does_not_count_for_it() -> No
     ]:
         fleet.apply_status(_status(state, at_s))
     assert fleet.evaluating("c")
+    view = fleet.views["c"]  # the view the backfill opened again
     fleet.apply_summary(_summary("j1", failed=False), sent_at_ns=150 * 10**9)
     fleet.apply_summary(_summary("j2", failed=False), sent_at_ns=320 * 10**9)
     assert view.done == {"j2"}
@@ -126,5 +127,6 @@ def test_a_finished_checkpoint_keeps_no_job_ids() -> None:
     fleet.apply_summary(_summary("j1", failed=False))
     fleet.apply_summary(_summary("j2", failed=True))
     fleet.apply_status(_status(ev.CHECKPOINT_STATE_FAILED, 5))
-    assert (view.jobs, view.done, view.failures) == (set(), set(), {})
-    assert view.state == ev.CHECKPOINT_STATE_FAILED
+    finished = fleet.views["c"]
+    assert (finished.jobs, finished.done, finished.failures) == (set(), set(), {})
+    assert finished.state == ev.CHECKPOINT_STATE_FAILED
