@@ -4,8 +4,8 @@ live while the older checkpoints are backfilled, 3 % of deploys failing. The orc
 own Fleet and Scheduler (GPU budget, live-first, coarse-to-fine) against a naive oldest-first
 FIFO in the same run, on the same simulated cluster (tools/bench/_scheduling_sim.py, whose
 endpoint table is printed). Also: one decision over 10,000 waiting checkpoints and planning
-their jobs (x 25 datasets x 2 modes), target <= 2 s, and the fleet's memory per checkpoint
-in its history. Prints one JSON object."""
+their jobs (x 25 datasets x 2 modes), target <= 2 s, and what each finished checkpoint adds
+to the fleet's memory (flat in history is the target). Prints one JSON object."""
 
 from __future__ import annotations
 
