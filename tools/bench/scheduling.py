@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import resource
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "services"), str(REPO / "tools")]
 
+from bench import _scheduling_memory  # noqa: E402
 from bench import _scheduling_sim as sim  # noqa: E402
 
-from kiseki.core.ids import checkpoint_id  # noqa: E402
+from kiseki.core.eval_settings import settings_message  # noqa: E402
+from kiseki.core.ids import job_id  # noqa: E402
 from kiseki.orchestrator.budget import GpuBudget  # noqa: E402
 from kiseki.orchestrator.ordering import is_log_spaced  # noqa: E402
 from kiseki.orchestrator.planner import plan_jobs  # noqa: E402
@@ -121,6 +121,50 @@ def _waiting_fleet(checkpoints: int, runs: int) -> Fleet:
     return fleet
 
 
+def _each_job_built_whole(
+    checkpoint: ev.CheckpointDiscovered, policy: RunPolicy, endpoint: Endpoint
+) -> list[ev.EvaluationJob]:
+    """The baseline: every job built field by field and its id digested whole, as plan_jobs
+    did before it shared each policy's part between checkpoints."""
+    settings = {dataset: policy.settings_for(dataset) for dataset in policy.suites}
+    messages = {dataset: settings_message(each) for dataset, each in settings.items()}
+    return [
+        ev.EvaluationJob(
+            job_id=job_id(checkpoint.checkpoint_id, dataset, shard, policy.shards, mode),
+            checkpoint_id=checkpoint.checkpoint_id, run_id=checkpoint.run_id,
+            step=checkpoint.step, endpoint=endpoint.address, model_name=endpoint.model_name,
+            dataset=dataset, shard_index=shard, shard_count=policy.shards,
+            scoring_mode=mode,  # type: ignore[arg-type]
+            num_few_shots=settings[dataset].num_few_shots, settings=messages[dataset],
+            serving_backend=endpoint.backend, dtype=endpoint.dtype,
+        )
+        for dataset in policy.suites
+        for mode in policy.scoring_modes
+        for shard in range(policy.shards)
+    ]  # fmt: skip
+
+
+def _jobs_planning(fleet: Fleet, policy: RunPolicy, rounds: int = 3) -> dict[str, Any]:
+    """CPU seconds to plan every waiting checkpoint's jobs, plan_jobs and the baseline in
+    paired rounds (the median of each)."""
+    endpoint = Endpoint("endpoint:8001", "model")
+    first = next(iter(fleet.open.values())).checkpoint
+    assert plan_jobs(first, policy, endpoint) == _each_job_built_whole(first, policy, endpoint)
+    seconds: dict[str, list[float]] = {"kiseki": [], "baseline": []}
+    for _ in range(rounds):
+        for name, plan in (("kiseki", plan_jobs), ("baseline", _each_job_built_whole)):
+            started = time.process_time()
+            jobs = sum(len(plan(v.checkpoint, policy, endpoint)) for v in fleet.open.values())
+            seconds[name].append(time.process_time() - started)
+    ours, baseline = sim.median(seconds["kiseki"]), sim.median(seconds["baseline"])
+    return {
+        "jobs": jobs,
+        "seconds": round(ours, 2),
+        "baseline_seconds": round(baseline, 2),
+        "ratio_baseline_over_kiseki": round(baseline / ours, 1),
+    }
+
+
 def planning_at_scale(checkpoints: int = 10_000, runs: int = 10) -> dict[str, Any]:
     fleet = _waiting_fleet(checkpoints, runs)
     scheduler = Scheduler(policies({f"run{i}": 1 for i in range(runs)}))
@@ -133,15 +177,12 @@ def planning_at_scale(checkpoints: int = 10_000, runs: int = 10) -> dict[str, An
     # The backfill leaves the live headroom free; the FIFO knows none.
     assert len(picked) == GPUS - scheduler.policies.budget.live_headroom
     assert len(fifo) == GPUS
-    endpoint = Endpoint("endpoint:8001", "model")
     policy = scheduler.policies.for_run("run0")
     assert policy is not None
-    planned = {}
-    for name, modes in (("25_datasets_2_modes", MODES), ("25_datasets_1_mode", MODES[:1])):
-        each = dataclasses.replace(policy, scoring_modes=modes)
-        started = time.process_time()
-        jobs = sum(len(plan_jobs(v.checkpoint, each, endpoint)) for v in fleet.open.values())
-        planned[name] = {"jobs": jobs, "seconds": round(time.process_time() - started, 2)}
+    planned = {
+        name: _jobs_planning(fleet, dataclasses.replace(policy, scoring_modes=modes))
+        for name, modes in (("25_datasets_2_modes", MODES), ("25_datasets_1_mode", MODES[:1]))
+    }
     return {
         "waiting_checkpoints": checkpoints,
         "decision_s": round(decision_s, 3),
@@ -150,54 +191,6 @@ def planning_at_scale(checkpoints: int = 10_000, runs: int = 10) -> dict[str, An
         "jobs_planning": planned,
         "target_s": TARGET_S,
         "two_modes_within_target": planned["25_datasets_2_modes"]["seconds"] <= TARGET_S,
-    }
-
-
-def _finish(fleet: Fleet, first: int, count: int, runs: int = 8) -> None:
-    """Checkpoints as the watcher writes them, each evaluated (50 jobs) and DONE."""
-    for index in range(first, first + count):
-        run, step = f"llm-jp-3-run{index % runs}", 1000 * (index // runs)
-        uri = f"/checkpoints/{run}/iter_{step:07d}"
-        checkpoint = ev.CheckpointDiscovered(
-            checkpoint_id=checkpoint_id(run, step, uri), run_id=run, step=step, uri=uri,
-            format=ev.CHECKPOINT_FORMAT_MEGATRON, size_bytes=2**34, model_size="13b",
-            tokenizer_uri=f"/checkpoints/{run}/tokenizer",
-        )  # fmt: skip
-        checkpoint.discovered_at.FromNanoseconds(int(sim.EPOCH_S * 1e9) + index)
-        view = fleet.add_checkpoint(checkpoint)
-        view.jobs = {f"{checkpoint.checkpoint_id}/{i}" for i in range(sim.DATASETS * 2)}
-        view.done = set(view.jobs)
-        done = ev.CheckpointStatus(checkpoint_id=checkpoint.checkpoint_id, run_id=run)
-        done.state = ev.CHECKPOINT_STATE_DONE
-        done.changed_at.FromNanoseconds(int(sim.EPOCH_S * 1e9) + index)
-        fleet.apply_status(done)
-
-
-def _rss() -> int:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
-
-
-def fleet_memory(first: int = 3000, more: int = 3000) -> dict[str, Any]:
-    """What each finished checkpoint adds to the fleet: the growth from `first` to
-    `first + more` of them, on the Python heap (tracemalloc) and in the process's resident
-    memory (protobuf messages live outside the Python heap)."""
-    tracemalloc.start()
-    fleet = Fleet()
-    _finish(fleet, 0, first)
-    heap_first = tracemalloc.get_traced_memory()[0]
-    _finish(fleet, first, more)
-    heap = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    del fleet
-    fleet = Fleet()
-    _finish(fleet, 0, first)
-    rss_first = _rss()
-    _finish(fleet, first, more)
-    rss = _rss()
-    return {
-        f"fleet_heap_mib_{first + more}": round(heap / 2**20, 2),
-        "heap_bytes_per_finished_checkpoint": round((heap - heap_first) / more),
-        "rss_bytes_per_finished_checkpoint": round((rss - rss_first) / more),
     }
 
 
@@ -228,7 +221,7 @@ def main() -> None:
                 **figures,
                 **ratios,
                 "planning_at_scale": planning_at_scale(),
-                "memory": fleet_memory(),
+                "memory": _scheduling_memory.fleet_memory(),
             }
         )
     )
