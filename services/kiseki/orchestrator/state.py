@@ -68,7 +68,7 @@ class CheckpointView:
         return self.request is not None or policy.selects(self.checkpoint.step)
 
 
-def _reopened_view(finished: Finished) -> CheckpointView:
+def _view_of(finished: Finished) -> CheckpointView:
     checkpoint, state, reason, changed_at_ns = finished
     return CheckpointView(checkpoint, state, reason, changed_at_ns)
 
@@ -84,11 +84,10 @@ class Views(Mapping[str, CheckpointView]):
         view = self._fleet.open.get(checkpoint_id)
         if view is not None:
             return view
-        for history in self._fleet.history.values():
-            finished = history.get(checkpoint_id)
-            if finished is not None:
-                return _reopened_view(finished)
-        raise KeyError(checkpoint_id)
+        found = self._fleet.finished(checkpoint_id)
+        if found is None:
+            raise KeyError(checkpoint_id)
+        return _view_of(found[1])
 
     def __iter__(self) -> Iterator[str]:
         yield from self._fleet.open
@@ -113,25 +112,30 @@ class Fleet:
         view = self.open.get(checkpoint.checkpoint_id)
         if view is not None:
             return view
-        history = self.history.get(checkpoint.run_id)
-        finished = history and history.get(checkpoint.checkpoint_id)
-        if finished:
-            return _reopened_view(finished)
+        found = self.finished(checkpoint.checkpoint_id, checkpoint.run_id)
+        if found is not None:
+            return _view_of(found[1])  # known and done: discovered again, not evaluated again
         view = self.open[checkpoint.checkpoint_id] = CheckpointView(checkpoint)
         return view
+
+    def finished(self, checkpoint_id: str, run_id: str = "") -> tuple[RunHistory, Finished] | None:
+        """A finished checkpoint's record and its run's history (`run_id`, when known, is
+        looked in first)."""
+        for history in (self.history.get(run_id), *self.history.values()):
+            finished = history.get(checkpoint_id) if history else None
+            if history and finished:
+                return history, finished
+        return None
 
     def _reopened(self, status: ev.CheckpointStatus) -> CheckpointView | None:
         """A finished checkpoint's view again, for a status newer than its finish (an
         evaluation asked for again); None for an unknown checkpoint or an older status."""
-        histories = [self.history.get(status.run_id), *self.history.values()]
-        history = next((h for h in histories if h and status.checkpoint_id in h.records), None)
-        finished = history.get(status.checkpoint_id) if history else None
-        if not history or not finished:
+        found = self.finished(status.checkpoint_id, status.run_id)
+        if found is None or status.changed_at.ToNanoseconds() < found[1].changed_at_ns:
             return None
-        if status.changed_at.ToNanoseconds() < finished.changed_at_ns:
-            return None
+        history, finished = found
         history.pop(status.checkpoint_id)
-        view = self.open[status.checkpoint_id] = _reopened_view(finished)
+        view = self.open[status.checkpoint_id] = _view_of(finished)
         return view
 
     def apply_status(self, status: ev.CheckpointStatus) -> None:
@@ -237,7 +241,7 @@ class Fleet:
         """Every checkpoint's view by run, the finished ones rebuilt (for the control API)."""
         by_run = self._open_by_run()
         for run_id, history in self.history.items():
-            by_run.setdefault(run_id, []).extend(_reopened_view(each) for each in history)
+            by_run.setdefault(run_id, []).extend(_view_of(each) for each in history)
         return by_run
 
     def progress(self) -> dict[str, tuple[int, int]]:
