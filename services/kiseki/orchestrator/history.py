@@ -4,8 +4,8 @@ grows with what is in flight, not with the history of a thousand checkpoints per
 Each finished checkpoint keeps its step in a sorted array (the steps coarse-to-fine bisects
 between) and one bytes record: its CheckpointDiscovered with its final state, reason and
 time, which the control API lists and a requested re-evaluation starts again from. Held as
-objects (a view, its sets, a protobuf message) it cost 855 bytes and more outside the
-Python heap (tools/bench/scheduling.py).
+objects (a view, its sets, a protobuf message) a finished checkpoint cost 922 bytes of
+Python heap and ~2.3 kB resident; as a record 343 and under 0.4 kB (tools/bench/scheduling.py).
 """
 
 from __future__ import annotations
