@@ -140,13 +140,9 @@ class Simulation:
                 self.out.busy.append((t, t + work_s, size.gpus))
 
     def _sample(self) -> None:
-        done: dict[str, int] = dict.fromkeys(BY_RUN, 0)
-        known: dict[str, int] = dict.fromkeys(BY_RUN, 0)
-        for view in self.fleet.views.values():
-            known[view.checkpoint.run_id] += 1
-            finished = view.state in (ev.CHECKPOINT_STATE_DONE, ev.CHECKPOINT_STATE_FAILED)
-            done[view.checkpoint.run_id] += finished
-        self.out.progress.append({run: done[run] / max(known[run], 1) for run in BY_RUN})
+        progress = self.fleet.progress()
+        shares = {run: done / known for run, (done, known) in progress.items()}
+        self.out.progress.append({run: shares.get(run, 0.0) for run in BY_RUN})
 
     def run(self) -> Outcome:
         for size in SIZES:

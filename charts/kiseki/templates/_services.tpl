@@ -142,6 +142,8 @@
 {{- end -}}
 
 {{- define "kiseki.env.runner" -}}
+- name: KISEKI_RUNNER_GROUP
+  value: {{ .Values.runner.consumerGroup | quote }}
 - name: KISEKI_DATASETS_DIR
   value: {{ .Values.datasets.mountPath | quote }}
 {{- if .Values.comet.modelClaim }}

@@ -219,15 +219,9 @@ class Orchestrator:
         if needs_conversion(view.checkpoint) and not (policy and policy.keep_converted):
             await self.converter.discard(view.checkpoint.checkpoint_id)
 
-    def _more_of(self, run_id: str) -> bool:
-        """Whether another checkpoint of the run waits to start (it may take over a warm
-        endpoint of the run by a weight swap)."""
-        live, queues = self.fleet.queues(self.policies)
-        return run_id in live or bool(queues.get(run_id))
-
     async def _finish(self, view: CheckpointView) -> None:
         checkpoint = view.checkpoint
-        keep_warm = not view.failures and self._more_of(checkpoint.run_id)
+        keep_warm = not view.failures and self.fleet.waiting_in(checkpoint.run_id, self.policies)
         await self.deployer.teardown(checkpoint.checkpoint_id, keep_warm)
         await self._discard_converted(view)
         if view.failures:

@@ -7,11 +7,13 @@ results topics after a restart gives back the view the orchestrator had when it 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 
 from kiseki.core.status import is_lifecycle
 from kiseki.orchestrator.conversion import needs_conversion
+from kiseki.orchestrator.history import Finished, RunHistory
 from kiseki.orchestrator.policy import PolicyBook, RunPolicy
 from kiseki.v1 import events_pb2 as ev
 
@@ -73,21 +75,83 @@ class CheckpointView:
         return self.request is not None or policy.selects(self.checkpoint.step)
 
 
+def _view_of(finished: Finished) -> CheckpointView:
+    checkpoint, state, reason, changed_at_ns = finished
+    return CheckpointView(checkpoint, state, reason, changed_at_ns)
+
+
+class Views(Mapping[str, CheckpointView]):
+    """Every checkpoint's view by id: the unfinished ones as held, a finished one rebuilt
+    from its record on each access (a copy: it changes through the fleet's status only)."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self._fleet = fleet
+
+    def __getitem__(self, checkpoint_id: str) -> CheckpointView:
+        view = self._fleet.open.get(checkpoint_id)
+        if view is not None:
+            return view
+        found = self._fleet.finished(checkpoint_id)
+        if found is None:
+            raise KeyError(checkpoint_id)
+        return _view_of(found[1])
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._fleet.open
+        for history in self._fleet.history.values():
+            yield from history.records
+
+    def __len__(self) -> int:
+        return len(self._fleet.open) + sum(map(len, self._fleet.history.values()))
+
+
 @dataclass
 class Fleet:
-    views: dict[str, CheckpointView] = field(default_factory=dict)
+    # The checkpoints not finished (waiting or in flight); the finished, compact, per run.
+    open: dict[str, CheckpointView] = field(default_factory=dict)
+    history: dict[str, RunHistory] = field(default_factory=dict)
+
+    @property
+    def views(self) -> Views:
+        return Views(self)
 
     def add_checkpoint(self, checkpoint: ev.CheckpointDiscovered) -> CheckpointView:
-        view = self.views.get(checkpoint.checkpoint_id)
-        if view is None:
-            view = self.views[checkpoint.checkpoint_id] = CheckpointView(checkpoint)
+        view = self.open.get(checkpoint.checkpoint_id)
+        if view is not None:
+            return view
+        found = self.finished(checkpoint.checkpoint_id, checkpoint.run_id)
+        if found is not None:
+            return _view_of(found[1])  # known and done: discovered again, not evaluated again
+        view = self.open[checkpoint.checkpoint_id] = CheckpointView(checkpoint)
+        return view
+
+    def finished(self, checkpoint_id: str, run_id: str = "") -> tuple[RunHistory, Finished] | None:
+        """A finished checkpoint's record and its run's history (`run_id`, when known, is
+        looked in first)."""
+        for history in (self.history.get(run_id), *self.history.values()):
+            finished = history.get(checkpoint_id) if history else None
+            if history and finished:
+                return history, finished
+        return None
+
+    def _reopened(self, status: ev.CheckpointStatus) -> CheckpointView | None:
+        """A finished checkpoint's view again, for a status newer than its finish (an
+        evaluation asked for again); None for an unknown checkpoint or an older status."""
+        found = self.finished(status.checkpoint_id, status.run_id)
+        if found is None or status.changed_at.ToNanoseconds() < found[1].changed_at_ns:
+            return None
+        history, finished = found
+        history.pop(status.checkpoint_id)
+        view = self.open[status.checkpoint_id] = _view_of(finished)
         return view
 
     def apply_status(self, status: ev.CheckpointStatus) -> None:
         """Take a status change unless the view already holds a newer one (our own
         changes are applied when made, before the log plays them back)."""
-        view = self.views.get(status.checkpoint_id)
-        if view is None or not is_lifecycle(status):
+        if not is_lifecycle(status):
+            return
+        view = self.open.get(status.checkpoint_id) or self._reopened(status)
+        if view is None:
             return
         changed_at_ns = status.changed_at.ToNanoseconds()
         discovered = status.state == ev.CHECKPOINT_STATE_DISCOVERED
@@ -97,13 +161,16 @@ class Fleet:
         if changed_at_ns >= view.changed_at_ns:
             view.state, view.reason, view.changed_at_ns = status.state, status.reason, changed_at_ns
             if status.state in FINAL:
-                # A finished evaluation's job ids serve nothing (an evaluation asked for again
-                # starts from none): without them a view costs ~0.9 kB, not ~8 kB with 50 jobs
-                # (tools/bench/scheduling.py), and the fleet's history stays small.
-                view.jobs, view.done, view.failures = set(), set(), {}
+                self._finish(view)
+
+    def _finish(self, view: CheckpointView) -> None:
+        checkpoint = view.checkpoint
+        del self.open[checkpoint.checkpoint_id]
+        finished = Finished(checkpoint, view.state, view.reason, view.changed_at_ns)
+        self.history.setdefault(checkpoint.run_id, RunHistory()).add(finished)
 
     def evaluating(self, checkpoint_id: str) -> bool:
-        view = self.views.get(checkpoint_id)
+        view = self.open.get(checkpoint_id)
         return view is not None and view.state in ACTIVE
 
     def first_request_ms(self) -> int | None:
@@ -116,7 +183,7 @@ class Fleet:
     def apply_summary(self, summary: ev.JobSummary, sent_at_ns: int | None = None) -> None:
         """`sent_at_ns`, when known, drops a summary sent before the evaluation now asked
         for (a backfill evaluates again the jobs an earlier evaluation did)."""
-        view = self.views.get(summary.checkpoint_id)
+        view = self.open.get(summary.checkpoint_id)
         if view is None or (sent_at_ns is not None and sent_at_ns < view.requested_at_ns):
             return
         if summary.failed:
@@ -130,11 +197,11 @@ class Fleet:
 
     def active(self) -> list[CheckpointView]:
         """The checkpoints that hold an endpoint (or are about to)."""
-        return [v for v in self.views.values() if v.state in HOLDING]
+        return [v for v in self.open.values() if v.state in HOLDING]
 
     def converting(self) -> list[CheckpointView]:
         """Being converted, or converted and waiting for an endpoint."""
-        return [v for v in self.views.values() if v.state == ev.CHECKPOINT_STATE_CONVERTING]
+        return [v for v in self.open.values() if v.state == ev.CHECKPOINT_STATE_CONVERTING]
 
     def candidates(
         self, policies: PolicyBook, now_s: float | None = None, to_convert: bool = False
@@ -154,18 +221,21 @@ class Fleet:
         now_s = time.time() if now_s is None else now_s
         live, queues = {}, {}
         waits = self._to_convert if to_convert else self._startable
-        for run_id, views in sorted(self.runs().items()):
+        for run_id, views in sorted(self._open_by_run().items()):
             policy = policies.for_run(run_id)
             waiting = {v.checkpoint.step: v for v in views if waits(v, policies)}
             if policy is None or not waiting:
                 continue
-            evaluated = [
+            history = self.history.get(run_id, RunHistory())
+            started = [
                 v.checkpoint.step for v in views if v.state != ev.CHECKPOINT_STATE_DISCOVERED
             ]
-            order = policy.ordered(waiting, evaluated)
+            order = policy.ordered(waiting, [*history.steps, *started])
             newest = max(views, key=lambda v: v.checkpoint.step)
-            if policy.live_first and newest.checkpoint.step in waiting and _recent(newest, now_s):
-                order.remove(newest.checkpoint.step)
+            step = newest.checkpoint.step
+            newest_overall = history.newest_step is None or history.newest_step <= step
+            if policy.live_first and newest_overall and step in waiting and _recent(newest, now_s):
+                order.remove(step)
                 live[run_id] = newest
             queues[run_id] = [waiting[step] for step in order]
         return live, queues
@@ -189,8 +259,32 @@ class Fleet:
         waiting = view.state == ev.CHECKPOINT_STATE_DISCOVERED
         return waiting and needs_conversion(view.checkpoint) and cls._wanted(view, policies)
 
-    def runs(self) -> dict[str, list[CheckpointView]]:
+    def waiting_in(self, run_id: str, policies: PolicyBook) -> bool:
+        """Whether a checkpoint of the run waits for an endpoint, or is being converted for
+        one (it may take over a warm endpoint of the run by a weight swap)."""
+        waiting = (ev.CHECKPOINT_STATE_DISCOVERED, ev.CHECKPOINT_STATE_CONVERTING)
+        return any(
+            v.checkpoint.run_id == run_id and v.state in waiting and self._wanted(v, policies)
+            for v in self.open.values()
+        )
+
+    def _open_by_run(self) -> dict[str, list[CheckpointView]]:
         by_run: dict[str, list[CheckpointView]] = {}
-        for view in self.views.values():
+        for view in self.open.values():
             by_run.setdefault(view.checkpoint.run_id, []).append(view)
+        return by_run
+
+    def runs(self) -> dict[str, list[CheckpointView]]:
+        """Every checkpoint's view by run, the finished ones rebuilt (for the control API)."""
+        by_run = self._open_by_run()
+        for run_id, history in self.history.items():
+            by_run.setdefault(run_id, []).extend(_view_of(each) for each in history)
+        return by_run
+
+    def progress(self) -> dict[str, tuple[int, int]]:
+        """Per run: its finished checkpoints and all it has."""
+        by_run = {run_id: (len(h), len(h)) for run_id, h in self.history.items()}
+        for view in self.open.values():
+            finished, known = by_run.get(view.checkpoint.run_id, (0, 0))
+            by_run[view.checkpoint.run_id] = (finished, known + 1)
         return by_run

@@ -280,6 +280,21 @@ OPERATIONS = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("group", ["", "llmjp3-runners"], ids=["default", "set"])
+def test_keda_reads_the_lag_of_the_consumer_group_the_runners_join(group: str) -> None:
+    chosen = ["--set", f"runner.consumerGroup={group}"] if group else []
+    objects = render(*OPERATIONS, *chosen)
+    runner = next(
+        o for o in _by_kind(objects, "Deployment") if o["metadata"]["name"] == "kiseki-runner"
+    )
+    (container,) = runner["spec"]["template"]["spec"]["containers"]
+    joined = load_config(RunnerConfig, _pod_environment(container)).group_id
+    assert joined == (group or "kiseki-runners")
+    (scaled,) = _by_kind(objects, "ScaledObject")
+    (trigger,) = scaled["spec"]["triggers"]
+    assert trigger["metadata"]["consumerGroup"] == joined
+
+
 def test_operators_objects_scale_runners_within_the_budget_and_select_the_right_pods(
     kubeconfig: Path, namespace: str
 ) -> None:

@@ -1,4 +1,4 @@
-from kiseki.core.ids import checkpoint_id, job_id
+from kiseki.core.ids import JobIds, checkpoint_id, job_id
 from kiseki.core.topics import Topics
 
 
@@ -27,6 +27,14 @@ def test_job_id_covers_every_identifying_field() -> None:
     }
     assert base not in variants
     assert len(variants) == 5
+
+
+def test_job_ids_of_many_keys_are_each_keys_job_id() -> None:
+    keys = [("jnli", 0, 4, 1), ("wiki/ner x", 3, 7, 2), ("jamp", 0, 1, 1)]
+    ids = JobIds(keys)
+    for checkpoint in ("ck", "llm-jp-3-172b-s1000-0123456789abcdef"):
+        assert ids.of(checkpoint) == [job_id(checkpoint, *key) for key in keys]
+    assert ids.of("ck")[0] == "jnli-0of4-m1-ee81fed46498f120"  # the ids stored so far
 
 
 def test_topics_carry_the_prefix() -> None:

@@ -44,6 +44,7 @@ def test_a_replayed_summary_from_before_a_backfill_does_not_count_for_it() -> No
     ]:
         fleet.apply_status(_status(state, at_s))
     assert fleet.evaluating("c")
+    view = fleet.views["c"]  # the view the backfill opened again
     fleet.apply_summary(_summary("j1", failed=False), sent_at_ns=150 * 10**9)
     fleet.apply_summary(_summary("j2", failed=False), sent_at_ns=320 * 10**9)
     assert view.done == {"j2"}
@@ -126,5 +127,21 @@ def test_a_finished_checkpoint_keeps_no_job_ids() -> None:
     fleet.apply_summary(_summary("j1", failed=False))
     fleet.apply_summary(_summary("j2", failed=True))
     fleet.apply_status(_status(ev.CHECKPOINT_STATE_FAILED, 5))
-    assert (view.jobs, view.done, view.failures) == (set(), set(), {})
-    assert view.state == ev.CHECKPOINT_STATE_FAILED
+    finished = fleet.views["c"]
+    assert (finished.jobs, finished.done, finished.failures) == (set(), set(), {})
+    assert finished.state == ev.CHECKPOINT_STATE_FAILED
+
+
+def test_a_run_waits_while_a_checkpoint_of_it_is_selected_and_not_started() -> None:
+    fleet = Fleet()
+    policies = PolicyBook({"r": RunPolicy(("jnli",), select="every:100")})
+    for step in (100, 150):  # 150 is not selected: it waits for nothing
+        fleet.add_checkpoint(
+            ev.CheckpointDiscovered(checkpoint_id=f"c{step}", run_id="r", step=step)
+        )
+    assert fleet.waiting_in("r", policies)
+    assert not fleet.waiting_in("other", policies)
+    fleet.views["c100"].state = ev.CHECKPOINT_STATE_CONVERTING  # converted for an endpoint
+    assert fleet.waiting_in("r", policies)
+    fleet.views["c100"].state = ev.CHECKPOINT_STATE_EVALUATING
+    assert not fleet.waiting_in("r", policies)
