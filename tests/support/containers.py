@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import docker  # type: ignore[import-untyped]
 import images
@@ -22,6 +23,7 @@ from testcontainers.core.config import (
     ConnectionMode,
     testcontainers_config,
 )
+from testcontainers.core.container import DockerContainer
 
 from kiseki.local.process import ManagedProcess
 from support.polling import poll_until
@@ -99,3 +101,38 @@ def http_status(url: str) -> int:
 
 def wait_for_status(url: str, status: int, timeout_s: float) -> None:
     poll_until(lambda: http_status(url) == status, timeout_s=timeout_s, interval_s=0.25)
+
+
+def chart_container(
+    objects: list[dict[str, Any]], deployment: str, workdir: Path, env: dict[str, str]
+) -> DockerContainer:
+    """The first container of a rendered Deployment as testcontainers runs it on this host's
+    network: its image, command, env (with `env` overriding addresses), user and read-only
+    root; an emptyDir becomes a tmpfs, a ConfigMap a folder of its files, a claim a folder."""
+    by_kind = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    pod = by_kind[("Deployment", deployment)]["spec"]["template"]["spec"]
+    spec = pod["containers"][0]
+    values = {e["name"]: e["value"] for e in spec.get("env", []) if "value" in e}
+    security = spec.get("securityContext", {})
+    container = DockerContainer(
+        spec["image"],
+        command=spec["command"],
+        env={**values, **env},
+        network_mode="host",
+        read_only=bool(security.get("readOnlyRootFilesystem")),
+        cap_drop=security.get("capabilities", {}).get("drop", []),
+    )
+    mounts = {m["name"]: m for m in spec.get("volumeMounts", [])}
+    for volume in pod.get("volumes", []):
+        target = mounts[volume["name"]]["mountPath"]
+        if "emptyDir" in volume:
+            container.with_tmpfs_mount(target)
+            continue
+        source = workdir / volume["name"]
+        source.mkdir(parents=True, exist_ok=True)
+        if "configMap" in volume:
+            data = by_kind[("ConfigMap", volume["configMap"]["name"])]["data"]
+            for name, text in data.items():
+                (source / name).write_text(text)
+        container.with_volume_mapping(str(source), target, "ro")
+    return container
