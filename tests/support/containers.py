@@ -19,6 +19,7 @@ from typing import Any
 
 import docker  # type: ignore[import-untyped]
 import images
+from kubernetes import client as k8s
 from testcontainers.core.config import (
     ConnectionMode,
     testcontainers_config,
@@ -99,6 +100,12 @@ def http_status(url: str) -> int:
         return 0
 
 
+def url_of(container: DockerContainer, port: int, path: str) -> str:
+    """Where this host reaches `path` on a container's published `port`."""
+    host, mapped = container.get_container_host_ip(), container.get_exposed_port(port)
+    return f"http://{host}:{mapped}{path}"
+
+
 def wait_for_status(url: str, status: int, timeout_s: float) -> None:
     poll_until(lambda: http_status(url) == status, timeout_s=timeout_s, interval_s=0.25)
 
@@ -135,4 +142,29 @@ def chart_container(
             for name, text in data.items():
                 (source / name).write_text(text)
         container.with_volume_mapping(str(source), target, "ro")
+    return container
+
+
+def pod_container(
+    pod: k8s.V1PodSpec, spec: k8s.V1Container, folders: dict[str, Path]
+) -> DockerContainer:
+    """One container of a pod spec the orchestrator builds, as its kubelet would start it:
+    image, command, env, the pod's user, the container's read-only root and dropped
+    capabilities; `folders` backs the pod's claims and shared emptyDirs (by volume name),
+    every other emptyDir is a tmpfs."""
+    user = pod.security_context.run_as_user if pod.security_context else None
+    security = spec.security_context or k8s.V1SecurityContext()
+    container = DockerContainer(
+        str(spec.image),
+        env={e.name: e.value for e in spec.env or [] if e.value is not None},
+        user=f"{user}:{user}" if user is not None else None,
+        read_only=bool(security.read_only_root_filesystem),
+        cap_drop=security.capabilities.drop if security.capabilities else [],
+    ).with_command(list(spec.command or []))
+    for mount in spec.volume_mounts or []:
+        if mount.name in folders:
+            mode = "ro" if mount.read_only else "rw"
+            container.with_volume_mapping(str(folders[mount.name]), mount.mount_path, mode)
+        else:
+            container.with_tmpfs_mount(mount.mount_path)
     return container

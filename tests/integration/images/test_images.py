@@ -10,7 +10,7 @@ import docker  # type: ignore[import-untyped]
 import pytest
 from testcontainers.core.container import DockerContainer
 
-from support.containers import container_engine, http_status, wait_for_status
+from support.containers import container_engine, http_status, url_of, wait_for_status
 
 pytestmark = pytest.mark.skipif(container_engine() is not None, reason=str(container_engine()))
 
@@ -31,11 +31,6 @@ def hardened(image: str, scratch: tuple[str, ...] = ("/tmp",)) -> DockerContaine
     return container
 
 
-def url(container: DockerContainer, port: int, path: str) -> str:
-    host, mapped = container.get_container_host_ip(), container.get_exposed_port(port)
-    return f"http://{host}:{mapped}{path}"
-
-
 def test_a_service_in_the_kiseki_image_answers_its_health_endpoints(
     built_images: dict[str, str], docker_api: docker.DockerClient
 ) -> None:
@@ -50,8 +45,8 @@ def test_a_service_in_the_kiseki_image_answers_its_health_endpoints(
         .with_exposed_ports(HEALTH_PORT)
     )
     with sink:
-        wait_for_status(url(sink, HEALTH_PORT, "/healthz"), 200, timeout_s=60.0)
-        assert http_status(url(sink, HEALTH_PORT, "/readyz")) == 503
+        wait_for_status(url_of(sink, HEALTH_PORT, "/healthz"), 200, timeout_s=60.0)
+        assert http_status(url_of(sink, HEALTH_PORT, "/readyz")) == 503
         attrs = docker_api.containers.get(sink.get_wrapped_container().id).attrs
         assert attrs["Config"]["User"] == "10001:10001"
 
@@ -73,7 +68,7 @@ def test_tritonserver_in_the_serving_image_becomes_ready(
         .with_exposed_ports(TRITON_HTTP_PORT)
     )
     with triton:
-        wait_for_status(url(triton, TRITON_HTTP_PORT, "/v2/health/ready"), 200, timeout_s=60.0)
+        wait_for_status(url_of(triton, TRITON_HTTP_PORT, "/v2/health/ready"), 200, timeout_s=60.0)
         exit_code, output = triton.exec(
             ["python3", "-c", "import torch, numpy; print(numpy.__version__)"]
         )
