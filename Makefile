@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)/services:$(CURDIR)/tools
 PROTOS := $(wildcard protos/kiseki/v1/*.proto)
 GENERATED := services/kiseki/v1
 
-.PHONY: setup setup-kube protos protos-check k8s-base lint typecheck test test-unit test-integration chaos soak demo bench clean
+.PHONY: setup setup-kube images images-test protos protos-check k8s-base lint typecheck test test-unit test-integration chaos soak demo bench clean
 
 setup:
 	@bash tools/setup.sh
@@ -21,6 +21,17 @@ protos: setup
 # CI fails when the committed generated code differs from what `make protos` writes.
 protos-check: setup
 	@$(PY) tools/gen_protos.py --check $(GENERATED)
+
+# The kiseki and Triton images from services/Dockerfile, with podman on a Debian base made here
+# (tools/images.py; KISEKI_COMET=1 adds COMET's environment). Prints tags, sizes, seconds.
+images: setup
+	@bash tools/setup.sh --images
+	@$(PY) tools/images.py $(if $(filter 1,$(KISEKI_COMET)),--comet)
+
+# The images started as the chart and the orchestrator's serving pod run them (testcontainers
+# through podman's Docker API); `make test` runs them too.
+images-test: images
+	@$(PY) -m pytest -q tests/integration/images
 
 # k8s/base is the chart rendered with its default values; a test fails when it is stale.
 k8s-base: setup-kube

@@ -147,6 +147,23 @@ install_helm() {
   fi
 }
 
+# podman (the images and the tests' containers), mmdebstrap (the images' Debian base), and
+# containerd, runc and the CNI plugins (the single-node cluster), from Debian's packages.
+install_container_tools() {
+  local missing=() pkg
+  for pkg in $CONTAINER_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  if [ "$(id -u)" -ne 0 ]; then
+    say "as root, run: apt-get install ${missing[*]}"
+    exit 1
+  fi
+  say "installing ${missing[*]} (Debian packages)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >"$cache/downloads/apt.log" 2>&1 \
+    || { cat "$cache/downloads/apt.log" >&2; exit 1; }
+}
+
 # The frameworks' own writers (Megatron-Core, DeepSpeed) for the conversion tests' fixtures, in a
 # venv of their own: megatron-core 0.17+ needs Python >= 3.12, the services run on 3.11.
 # DeepSpeed builds without its CUDA ops (DS_BUILD_OPS=0) against the torch installed first.
@@ -227,6 +244,10 @@ install_kafka
 # The Kubernetes tools and the conversion, vLLM and COMET environments serve the tests only (`make
 # test` passes --kube): `make demo` on a fresh machine does not wait for their Go builds or
 # their ~11 GB of wheels.
+# `make images` (--images) needs only the container tools.
+if [ "${1:-}" = "--kube" ] || [ "${1:-}" = "--images" ]; then
+  install_container_tools
+fi
 if [ "${1:-}" = "--kube" ]; then
   install_kube
   install_helm

@@ -17,6 +17,8 @@ from support.polling import poll_until
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "kiseki"
 EXAMPLE_VALUES = CHART / "examples" / "gpu-cluster.yaml"
+# The values of an install on one CPU-only node, with the images `make images` builds.
+SINGLE_NODE_VALUES = CHART / "examples" / "single-node.yaml"
 # Stand-ins for the CRDs of KServe, KEDA and Prometheus Operator (open schemas).
 CRDS = sorted((REPO / "k8s" / "crds").glob("*.yaml"))
 

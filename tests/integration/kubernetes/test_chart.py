@@ -22,12 +22,13 @@ from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.sink.config import SinkConfig
 from kiseki.watcher.config import WatcherConfig
 from kiseki.watcher.runs import parse_runs
-from support.chart import CHART, EXAMPLE_VALUES, helm, kubectl, render, run
+from support.chart import CHART, EXAMPLE_VALUES, SINGLE_NODE_VALUES, helm, kubectl, render, run
 from support.kube import helm_binary
 
 VARIANTS = {
     "default": [],
     "example": ["-f", str(EXAMPLE_VALUES)],
+    "single-node": ["-f", str(SINGLE_NODE_VALUES)],
     "trtllm": ["--set", "serving.backend=trtllm", "--set", "serving.trtllm.engineClaim=engines"],
 }
 
@@ -36,7 +37,11 @@ def _by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [o for o in objects if o["kind"] == kind]
 
 
-@pytest.mark.parametrize("values", [[], ["-f", str(EXAMPLE_VALUES)]], ids=["default", "example"])
+@pytest.mark.parametrize(
+    "values",
+    [[], ["-f", str(EXAMPLE_VALUES)], ["-f", str(SINGLE_NODE_VALUES)]],
+    ids=["default", "example", "single-node"],
+)
 def test_helm_lint_passes(values: list[str]) -> None:
     done = helm("lint", "--strict", str(CHART), *values)
     assert "0 chart(s) failed" in done.stdout
