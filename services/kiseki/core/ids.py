@@ -31,3 +31,9 @@ def job_id(checkpoint: str, dataset: str, shard_index: int, shard_count: int, mo
     """Id of one evaluation job: checkpoint × dataset × shard × scoring mode."""
     digest = _digest("job", checkpoint, dataset, shard_index, shard_count, mode)
     return f"{_slug(dataset, 24)}-{shard_index}of{shard_count}-m{mode}-{digest}"
+
+
+def prompt_hash(prompt: str) -> bytes:
+    """SampleResult.prompt_hash: MD5 of the prompt's UTF-8 bytes, ClickHouse's MD5(prompt),
+    the key under which the store keeps the prompt's text once."""
+    return hashlib.md5(prompt.encode(), usedforsecurity=False).digest()

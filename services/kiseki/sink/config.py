@@ -28,6 +28,14 @@ class SinkConfig:
         " enough for ClickHouse (an insert makes a part), small enough to bound the sink's"
         " memory (~1 KiB a row with its prompt and output)",
     )
+    known_prompts: int = setting(
+        "KISEKI_SINK_KNOWN_PROMPTS",
+        200_000,
+        unit="prompts",
+        doc="digests of the prompts already written that the sink remembers (~100 B each),"
+        " so a prompt asked again at the next checkpoint is not sent again; the v1.4.1"
+        " suites hold fewer distinct prompts than this, and one forgotten is only resent",
+    )
     poll_timeout_ms: int = setting(
         "KISEKI_SINK_POLL_TIMEOUT_MS",
         500,
@@ -59,6 +67,8 @@ class SinkConfig:
     )
 
     def __post_init__(self) -> None:
+        if self.known_prompts < 0:
+            raise ConfigError(f"KISEKI_SINK_KNOWN_PROMPTS={self.known_prompts} must be >= 0")
         if not 0.0 < self.regression_alpha < 1.0:
             raise ConfigError(
                 f"KISEKI_REGRESSION_ALPHA={self.regression_alpha} must be between 0 and 1"

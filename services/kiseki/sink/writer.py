@@ -16,6 +16,7 @@ from kiseki.core.status import is_lifecycle
 from kiseki.core.store import Store, StoreUnavailable
 from kiseki.core.store.base import Columns, Row
 from kiseki.core.store.columns import sample_columns
+from kiseki.core.store.prompts import KnownPrompts, insert_prompts
 from kiseki.core.store.rows import checkpoint_rows, status_row, summary_row
 from kiseki.v1 import events_pb2 as ev
 
@@ -37,24 +38,31 @@ def _results_identity(delivery: Delivery[ev.JobResults]) -> str:
 
 
 class StoreWriter:
-    def __init__(self, store: Store, max_insert_rows: int = 100_000) -> None:
+    def __init__(
+        self, store: Store, max_insert_rows: int = 100_000, known_prompts: int = 200_000
+    ) -> None:
         self.store, self.max_insert_rows = store, max_insert_rows
+        self.known = KnownPrompts(known_prompts)
 
     async def _insert(self, table: str, rows: list[Row], token: str) -> None:
         await self._off_loop(self.store.insert_rows, table, rows, token)
 
     async def _insert_samples(self, samples: list[ev.SampleResult], token: str) -> None:
-        """Column-oriented inserts of at most max_insert_rows each; a chunk's token is the
-        batch's with the chunk's position, the same again for the same batch."""
+        """Column-oriented inserts of at most max_insert_rows each, the chunk's new prompts
+        first; a chunk's token is the batch's with the chunk's position, the same again for
+        the same batch. A prompt counts as known only once its insert succeeded."""
         size = self.max_insert_rows
         for first in range(0, len(samples), size):
-            columns: Columns = sample_columns(samples[first : first + size])
-            await self._off_loop(
-                self.store.insert_columns, "sample_results", columns, f"{token}-{first}"
-            )
+            columns, prompts = sample_columns(samples[first : first + size], self.known)
+            await self._off_loop(self._write_chunk, columns, prompts, f"{token}-{first}")
+            self.known.add(prompts)
+
+    def _write_chunk(self, columns: Columns, prompts: dict[bytes, str], token: str) -> None:
+        insert_prompts(self.store, prompts, f"{token}-prompts")
+        self.store.insert_columns("sample_results", columns, token)
 
     @staticmethod
-    async def _off_loop(insert: Callable[[str, Any, str], None], *args: Any) -> None:
+    async def _off_loop(insert: Callable[..., None], *args: Any) -> None:
         try:
             await asyncio.to_thread(insert, *args)
         except StoreUnavailable as error:
