@@ -53,7 +53,7 @@ def _count(store: Store, run: str) -> int:
 
 
 def test_columns_from_messages_hold_what_rows_held(store: Store) -> None:
-    columns, prompts = sample_columns(_samples("columns", 7), KnownPrompts(10))
+    columns, prompts = sample_columns([_samples("columns", 7)], KnownPrompts(10))
     insert_prompts(store, prompts)
     store.insert_columns("sample_results", columns)
     insert_sample_rows(store, [sample_row(s) for s in _samples("rows", 7)])
@@ -65,7 +65,7 @@ def test_columns_from_messages_hold_what_rows_held(store: Store) -> None:
 
 def test_a_batch_inserted_again_with_its_token_lands_once(store: Store) -> None:
     """Counted without FINAL: the table itself dropped the second block."""
-    columns, _ = sample_columns(_samples("run", 50), KnownPrompts(10))
+    columns, _ = sample_columns([_samples("run", 50)], KnownPrompts(10))
     store.insert_columns("sample_results", columns, dedup_token="samples-abc")
     store.insert_columns("sample_results", columns, dedup_token="samples-abc")
     assert _count(store, "run") == 50

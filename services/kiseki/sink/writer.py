@@ -47,15 +47,18 @@ class StoreWriter:
     async def _insert(self, table: str, rows: list[Row], token: str) -> None:
         await self._off_loop(self.store.insert_rows, table, rows, token)
 
-    async def _insert_samples(self, samples: list[ev.SampleResult], token: str) -> None:
-        """Column-oriented inserts of at most max_insert_rows each, the chunk's new prompts
-        first; a chunk's token is the batch's with the chunk's position, the same again for
-        the same batch. A prompt counts as known only once its insert succeeded."""
-        size = self.max_insert_rows
-        for first in range(0, len(samples), size):
-            columns, prompts = sample_columns(samples[first : first + size], self.known)
-            await self._off_loop(self._write_chunk, columns, prompts, f"{token}-{first}")
+    async def _insert_samples(self, batch: list[Delivery[ev.JobResults]], token: str) -> None:
+        """Column-oriented inserts of at most max_insert_rows each, the batch's new prompts
+        with the first; a chunk's token is the batch's with the chunk's position, the same
+        again for the same batch. A prompt counts as known once its insert succeeded."""
+        columns, prompts = sample_columns([d.message.samples for d in batch], self.known)
+        rows, size = len(columns["job_id"]), self.max_insert_rows
+        for first in range(0, rows, size):
+            whole = rows <= size
+            chunk = columns if whole else {n: v[first : first + size] for n, v in columns.items()}
+            await self._off_loop(self._write_chunk, chunk, prompts, f"{token}-{first}")
             self.known.add(prompts)
+            prompts = {}
 
     def _write_chunk(self, columns: Columns, prompts: dict[bytes, str], token: str) -> None:
         insert_prompts(self.store, prompts, f"{token}-prompts")
@@ -90,12 +93,11 @@ class StoreWriter:
         return [r for r in summaries if not (r["failed"] and r["job_id"] in succeeded)]
 
     async def write_results(self, batch: list[Delivery[ev.JobResults]]) -> None:
-        samples = [s for d in batch for s in d.message.samples]
         summaries = await self._without_stale_failures(
             [summary_row(d.message.summary) for d in batch if d.message.summary.job_id]
         )
         jobs = [_results_identity(d) for d in batch]
-        await self._insert_samples(samples, dedup_token("samples", jobs))
+        await self._insert_samples(batch, dedup_token("samples", jobs))
         await self._insert("job_summaries", summaries, dedup_token("summaries", jobs))
 
     async def write_status(self, batch: list[Delivery[ev.CheckpointStatus]]) -> None:

@@ -32,6 +32,7 @@ def test_a_prompt_is_new_once_per_chunk_and_a_wrong_hash_is_replaced() -> None:
         ev.SampleResult(prompt="old runner"),
         ev.SampleResult(prompt="lied", prompt_hash=prompt_hash("other")),
     ]
-    keys, new = split_prompts(samples, known)
+    new: dict[bytes, str] = {}
+    keys = split_prompts(samples, known, new)
     assert keys == [hash_key(prompt_hash(s.prompt)) for s in samples]
     assert new == {prompt_hash(t): t for t in ("new", "old runner", "lied")}

@@ -45,38 +45,42 @@ def hash_key(digest: bytes) -> int:
 
 
 class KnownPrompts:
-    """Digests of the prompts already written, the latest `capacity` of them: a prompt seen
-    again is not sent again (forgetting one only costs sending it again)."""
+    """Digests of the prompts already written, the latest `capacity` of them, each with its
+    hash key: a prompt seen again is not sent again (forgetting one only costs sending it
+    again)."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._seen: dict[bytes, None] = {}
+        self.keys: dict[bytes, int] = {}
 
     def __contains__(self, digest: bytes) -> bool:
-        return digest in self._seen
+        return digest in self.keys
 
     def add(self, digests: Iterable[bytes]) -> None:
-        self._seen.update(dict.fromkeys(digests))
-        for oldest in list(self._seen)[: max(len(self._seen) - self.capacity, 0)]:
-            del self._seen[oldest]
+        self.keys.update((d, hash_key(d)) for d in digests)
+        for oldest in list(self.keys)[: max(len(self.keys) - self.capacity, 0)]:
+            del self.keys[oldest]
 
 
 def split_prompts(
-    samples: Sequence[ev.SampleResult], known: KnownPrompts
-) -> tuple[list[int], dict[bytes, str]]:
-    """Each sample's hash key, and the texts of the prompts `known` lacks. A prompt's text is
-    read (and its digest checked) only when the digest is new or missing."""
+    samples: Sequence[ev.SampleResult], known: KnownPrompts, new: dict[bytes, str]
+) -> list[int]:
+    """Each sample's hash key; the texts of the prompts `known` lacks go into `new`. A
+    prompt's text is read (and its digest checked) only when the digest is new or missing."""
     keys: list[int] = []
-    new: dict[bytes, str] = {}
+    seen = known.keys
     for sample in samples:
         digest = sample.prompt_hash
-        if digest not in known and digest not in new:
-            text = sample.prompt
-            digest = prompt_hash(text)
-            if digest not in known:
-                new[digest] = text
-        keys.append(int.from_bytes(digest, "little"))
-    return keys, new
+        key = seen.get(digest)
+        if key is None:
+            if digest not in new:
+                text = sample.prompt
+                digest = prompt_hash(text)
+                if digest not in seen:
+                    new[digest] = text
+            key = hash_key(digest)
+        keys.append(key)
+    return keys
 
 
 def insert_prompts(store: Store, prompts: Mapping[bytes, str], dedup_token: str = "") -> None:
