@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, cast
 
+import pytest
+
 from kiseki.core.ids import prompt_hash
-from kiseki.core.kafka import Delivery
-from kiseki.core.store import Store
+from kiseki.core.kafka import Delivery, TransientError
+from kiseki.core.store import Store, StoreUnavailable
 from kiseki.core.store.base import Columns
 from kiseki.core.store.columns import sample_columns
 from kiseki.core.store.prompts import KnownPrompts, insert_prompts, insert_sample_rows
@@ -129,3 +131,28 @@ async def test_a_prompt_asked_at_every_checkpoint_is_written_once(store: Store) 
     ]
     [held] = store.query("SELECT count() AS n FROM prompts FINAL WHERE prompt LIKE 'prompt %'")
     assert held["n"] == 3
+
+
+class FailingOnce(Recording):
+    """The real store, refusing the second prompts insert once (the store went away)."""
+
+    def insert_columns(self, table: str, columns: Columns, dedup_token: str = "") -> None:
+        if table == "prompts" and len(self.sizes["prompts"]) == 1 and not self.sizes["failed"]:
+            self.sizes["failed"].append(1)
+            raise StoreUnavailable("gone")
+        super().insert_columns(table, columns, dedup_token)
+
+
+async def test_prompts_of_a_failed_chunk_are_sent_again_on_the_redelivery(store: Store) -> None:
+    """Chunks overlap (the next is built while one is written): a chunk's prompts count as
+    known before its insert ends, so a failed batch must forget them."""
+    samples = _samples("retry", 6)
+    for index, sample in enumerate(samples):
+        sample.prompt, sample.prompt_hash = f"retry {index}", prompt_hash(f"retry {index}")
+    batch = [_job("ck-r", samples)]
+    writer = StoreWriter(cast(Store, FailingOnce(store)), max_insert_rows=2)
+    with pytest.raises(TransientError):
+        await writer.write_results(batch)
+    await writer.write_results(batch)  # redelivered
+    rows = store.query("SELECT prompt FROM samples WHERE run_id = 'retry' ORDER BY sample_index")
+    assert [r["prompt"] for r in rows] == [f"retry {i}" for i in range(6)]

@@ -28,6 +28,7 @@ from kiseki.core.ids import prompt_hash  # noqa: E402
 from kiseki.core.kafka import Delivery  # noqa: E402
 from kiseki.core.store import Store, apply_schema, open_store  # noqa: E402
 from kiseki.local.clickhouse import start_clickhouse  # noqa: E402
+from kiseki.sink.config import SinkConfig  # noqa: E402
 from kiseki.sink.writer import StoreWriter  # noqa: E402
 from kiseki.v1 import events_pb2 as ev  # noqa: E402
 
@@ -71,7 +72,8 @@ def messages() -> list[bytes]:
 
 
 async def sink_path(store: Store, records: list[bytes]) -> float:
-    writer = StoreWriter(store)
+    config = SinkConfig()
+    writer = StoreWriter(store, config.max_insert_rows, config.known_prompts)
     started = time.perf_counter()
     for first in range(0, len(records), JOBS_PER_FETCH):
         fetch = [

@@ -15,7 +15,7 @@ from kiseki.core.kafka import Delivery, TransientError
 from kiseki.core.status import is_lifecycle
 from kiseki.core.store import Store, StoreUnavailable
 from kiseki.core.store.base import Columns, Row
-from kiseki.core.store.columns import sample_columns
+from kiseki.core.store.columns import row_chunks, sample_columns
 from kiseki.core.store.prompts import KnownPrompts, insert_prompts
 from kiseki.core.store.rows import checkpoint_rows, status_row, summary_row
 from kiseki.v1 import events_pb2 as ev
@@ -39,7 +39,7 @@ def _results_identity(delivery: Delivery[ev.JobResults]) -> str:
 
 class StoreWriter:
     def __init__(
-        self, store: Store, max_insert_rows: int = 100_000, known_prompts: int = 200_000
+        self, store: Store, max_insert_rows: int = 50_000, known_prompts: int = 200_000
     ) -> None:
         self.store, self.max_insert_rows = store, max_insert_rows
         self.known = KnownPrompts(known_prompts)
@@ -48,17 +48,31 @@ class StoreWriter:
         await self._off_loop(self.store.insert_rows, table, rows, token)
 
     async def _insert_samples(self, batch: list[Delivery[ev.JobResults]], token: str) -> None:
-        """Column-oriented inserts of at most max_insert_rows each, the batch's new prompts
-        with the first; a chunk's token is the batch's with the chunk's position, the same
-        again for the same batch. A prompt counts as known once its insert succeeded."""
-        columns, prompts = sample_columns([d.message.samples for d in batch], self.known)
-        rows, size = len(columns["job_id"]), self.max_insert_rows
-        for first in range(0, rows, size):
-            whole = rows <= size
-            chunk = columns if whole else {n: v[first : first + size] for n, v in columns.items()}
-            await self._off_loop(self._write_chunk, chunk, prompts, f"{token}-{first}")
-            self.known.add(prompts)
-            prompts = {}
+        """Column-oriented inserts of at most max_insert_rows each, a chunk's new prompts with
+        it; a chunk's token is the batch's with the chunk's position, the same again for the
+        same batch. While a chunk is inserted (in a thread, the store working), the next
+        one's columns are built. Its prompts count as known at once, so the next chunk does
+        not send them again, and are forgotten if the batch fails (it will be redelivered)."""
+        sent: list[bytes] = []
+        pending: asyncio.Task[None] | None = None
+        try:
+            for first, samples in row_chunks(
+                [d.message.samples for d in batch], self.max_insert_rows
+            ):
+                columns, prompts = sample_columns(samples, self.known)
+                self.known.add(prompts)
+                sent.extend(prompts)
+                if pending:
+                    await pending
+                write = self._off_loop(self._write_chunk, columns, prompts, f"{token}-{first}")
+                pending = asyncio.create_task(write)
+            if pending:
+                await pending
+        except BaseException:
+            self.known.forget(sent)
+            if pending and not pending.done():
+                await asyncio.wait([pending])
+            raise
 
     def _write_chunk(self, columns: Columns, prompts: dict[bytes, str], token: str) -> None:
         insert_prompts(self.store, prompts, f"{token}-prompts")

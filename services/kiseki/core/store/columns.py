@@ -11,7 +11,7 @@ and the prompts not yet known come back beside.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from kiseki.core.store.prompts import KnownPrompts, split_prompts
@@ -75,3 +75,23 @@ def sample_columns(
         for name, values in part.items():
             columns[name].extend(values)
     return columns, prompts
+
+
+def row_chunks(
+    messages: Sequence[Sequence[ev.SampleResult]], size: int
+) -> Iterator[tuple[int, list[Sequence[ev.SampleResult]]]]:
+    """The messages' samples in chunks of `size` rows (the last one shorter), each with the
+    position of its first row: the same chunks again for the same messages."""
+    chunk: list[Sequence[ev.SampleResult]] = []
+    first = rows = 0
+    for samples in messages:
+        start = 0
+        while start < len(samples):
+            taken = samples[start : start + size - rows]
+            chunk.append(taken)
+            rows, start = rows + len(taken), start + len(taken)
+            if rows == size:
+                yield first, chunk
+                chunk, first, rows = [], first + rows, 0
+    if chunk:
+        yield first, chunk

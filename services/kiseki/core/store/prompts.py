@@ -11,6 +11,7 @@ and the sink compute in Python. The `samples` view joins the two back into the c
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import islice
 
 from kiseki.core.ids import prompt_hash
 from kiseki.core.store.base import Columns, Row, Store, columns_of
@@ -58,8 +59,12 @@ class KnownPrompts:
 
     def add(self, digests: Iterable[bytes]) -> None:
         self.keys.update((d, hash_key(d)) for d in digests)
-        for oldest in list(self.keys)[: max(len(self.keys) - self.capacity, 0)]:
+        for oldest in list(islice(self.keys, max(len(self.keys) - self.capacity, 0))):
             del self.keys[oldest]
+
+    def forget(self, digests: Iterable[bytes]) -> None:
+        for digest in digests:
+            self.keys.pop(digest, None)
 
 
 def split_prompts(
