@@ -98,7 +98,7 @@ async def test_policy_settings_reach_the_stored_rows_and_equal_offline_scoring(
     for name, settings in settings_of.items():
         rows = store.query(
             "SELECT sample_index, prompt, raw_output, prediction, metrics, format_followed"
-            " FROM sample_results FINAL"
+            " FROM samples"
             " WHERE dataset = {d:String} ORDER BY sample_index",
             {"d": name},
         )
