@@ -15,6 +15,7 @@ import pytest
 from kiseki.comet.process import CometProcess
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.store import apply_schema, open_store
+from kiseki.core.store.prompts import insert_sample_rows
 from kiseki.core.store.rows import sample_row
 from kiseki.evaluation.metrics.comet import install_comet_scorer, require_comet_scorer
 from kiseki.runner.config import RunnerConfig
@@ -78,7 +79,7 @@ async def test_the_runner_stores_comet_scores_of_the_sources_outputs_and_golds(
     assert [r.summary.error for r in results if r.summary.job_id] == [""]
     store = open_store(f"chdb:{tmp_path / 'store'}")
     apply_schema(store)
-    store.insert_rows("sample_results", [sample_row(s) for r in results for s in r.samples])
+    insert_sample_rows(store, [sample_row(s) for r in results for s in r.samples])
     rows = store.query(
         "SELECT sample_index, prediction, gold, metrics FROM sample_results FINAL"
         " WHERE dataset = 'mt_tiny' ORDER BY sample_index"

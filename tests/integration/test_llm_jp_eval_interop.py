@@ -12,6 +12,7 @@ import pytest
 
 from kiseki.cli import main
 from kiseki.core.store import apply_schema, open_store
+from kiseki.core.store.prompts import insert_sample_rows
 from kiseki.evaluation.datasets import few_shot_examples, load_dataset
 from kiseki.evaluation.prompts import build_prompt
 from kiseki.serving.hf_scoring import HFScorer
@@ -91,7 +92,7 @@ def test_stored_generations_export_for_a_dumps_prompts(tmp_path: Path) -> None:
         }
         for i, s in enumerate(document["samples"])
     ]
-    store.insert_rows("sample_results", rows)
+    insert_sample_rows(store, rows)
     store.close()
     out = tmp_path / "exported"
     argv = [

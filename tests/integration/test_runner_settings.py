@@ -13,6 +13,7 @@ import pytest
 
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.store import apply_schema, open_store
+from kiseki.core.store.prompts import insert_sample_rows
 from kiseki.core.store.rows import sample_row, summary_row
 from kiseki.evaluation.datasets import load_dataset
 from kiseki.evaluation.offline import score_offline
@@ -89,7 +90,7 @@ async def test_policy_settings_reach_the_stored_rows_and_equal_offline_scoring(
     results = [d.message for d in delivered]
     store = open_store(f"chdb:{tmp_path / 'store'}")
     apply_schema(store)
-    store.insert_rows("sample_results", [sample_row(s) for r in results for s in r.samples])
+    insert_sample_rows(store, [sample_row(s) for r in results for s in r.samples])
     store.insert_rows(
         "job_summaries", [summary_row(r.summary) for r in results if r.summary.job_id]
     )
@@ -97,7 +98,7 @@ async def test_policy_settings_reach_the_stored_rows_and_equal_offline_scoring(
     for name, settings in settings_of.items():
         rows = store.query(
             "SELECT sample_index, prompt, raw_output, prediction, metrics, format_followed"
-            " FROM sample_results FINAL"
+            " FROM samples"
             " WHERE dataset = {d:String} ORDER BY sample_index",
             {"d": name},
         )

@@ -177,11 +177,12 @@ async def test_a_store_outage_pauses_the_sink_and_it_catches_up(
         assert await _count(store, "SELECT count() FROM sample_results") == 0
         store.down = False
 
-        async def caught_up() -> bool:
-            return await _count(store, "SELECT count() FROM sample_results FINAL") == 60
+        async def caught_up() -> bool:  # a fetch's summaries are written after its samples
+            samples = await _count(store, "SELECT count() FROM sample_results FINAL")
+            summaries = await _count(store, "SELECT count() FROM job_summaries FINAL")
+            return (samples, summaries) == (60, 30)
 
         await poll_until_async(caught_up, timeout_s=90, interval_s=0.5)
-        assert await _count(store, "SELECT count() FROM job_summaries FINAL") == 30
         assert context.health.snapshot()[1]  # ready again
     finally:
         context.stopping.set()

@@ -44,7 +44,14 @@ async def test_the_server_killed_mid_run_loses_and_duplicates_nothing(
     context = ServiceContext(name="sink", health=Health())
     config = SinkConfig(poll_timeout_ms=200, max_batch_records=7, max_backoff_s=1.0)
     sink = asyncio.create_task(run_sink(context, kafka_config, config, open_store(url)))
+
+    async def ready() -> bool:
+        return context.health.snapshot()[1]
+
     try:
+        # Ready once the schema is applied and the group joined: counting before would ask
+        # for tables the sink has not made yet.
+        await poll_until_async(ready, timeout_s=60, interval_s=0.2)
         for job in range(10):
             await producer.send(kafka_config.topics.results, job_results(f"a{job}", 2), key="ck")
 
@@ -66,10 +73,6 @@ async def test_the_server_killed_mid_run_loses_and_duplicates_nothing(
         server = await asyncio.to_thread(lambda: start_clickhouse(tmp_path, http_port=port))
         await poll_until_async(lambda: stored(60), timeout_s=120, interval_s=0.5)
         assert await _count(url, "SELECT count() FROM job_summaries FINAL") == 30
-
-        async def ready() -> bool:
-            return context.health.snapshot()[1]
-
         await poll_until_async(ready, timeout_s=30, interval_s=0.2)
     finally:
         context.stopping.set()

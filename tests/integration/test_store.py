@@ -6,6 +6,7 @@ import pytest
 
 from kiseki.core.store import Store, StoreError, apply_schema, open_store
 from kiseki.core.store.base import BadStatement
+from kiseki.core.store.prompts import insert_sample_rows
 
 
 def _sample(step: int, index: int, exact: float, checkpoint: str = "") -> dict[str, object]:
@@ -37,9 +38,9 @@ def test_schema_applies_twice(store: Store) -> None:
 
 def test_rows_inserted_twice_are_counted_once(store: Store) -> None:
     rows = [_sample(10, i, float(i % 2)) for i in range(4)]
-    store.insert_rows("sample_results", rows, dedup_token="job-10")
-    store.insert_rows("sample_results", rows, dedup_token="job-10")  # a retried batch
-    store.insert_rows("sample_results", rows[:2])  # a replay in another batch, no token
+    insert_sample_rows(store, rows, dedup_token="job-10")
+    insert_sample_rows(store, rows, dedup_token="job-10")  # a retried batch
+    insert_sample_rows(store, rows[:2])  # a replay in another batch, no token
     [score] = store.query("SELECT score, samples FROM dataset_scores")
     assert score == {"score": 0.5, "samples": 4}
     [final] = store.query("SELECT count() AS n FROM sample_results FINAL")
@@ -48,7 +49,7 @@ def test_rows_inserted_twice_are_counted_once(store: Store) -> None:
 
 def test_moving_average_window_over_steps(store: Store) -> None:
     for step, exact in [(0, 0.0), (1, 1.0), (2, 1.0), (3, 0.0)]:
-        store.insert_rows("sample_results", [_sample(step, 0, exact)])
+        insert_sample_rows(store, [_sample(step, 0, exact)])
     rows = store.query(
         "SELECT step, score_ma20 FROM dataset_scores_moving_avg "
         "WHERE run_id = {run:String} AND metric = 'exact_match' ORDER BY step",

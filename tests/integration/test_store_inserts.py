@@ -1,20 +1,26 @@
 """The fast insert path, on chDB and a server: column-oriented inserts from SampleResult
-messages hold the same values as rows, and a batch inserted again with its token lands once."""
+messages hold the same values as rows, a batch inserted again with its token lands once, and
+a prompt is written once however many checkpoints ask it."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any, cast
 
-from kiseki.core.kafka import Delivery
-from kiseki.core.store import Store
+import pytest
+
+from kiseki.core.ids import prompt_hash
+from kiseki.core.kafka import Delivery, TransientError
+from kiseki.core.store import Store, StoreUnavailable
 from kiseki.core.store.base import Columns
 from kiseki.core.store.columns import sample_columns
+from kiseki.core.store.prompts import KnownPrompts, insert_prompts, insert_sample_rows
 from kiseki.core.store.rows import sample_row
 from kiseki.sink.writer import StoreWriter
 from kiseki.v1 import events_pb2 as ev
 
 READ_BACK = (
-    "SELECT * EXCEPT (run_id, inserted_at) FROM sample_results WHERE run_id = {run:String}"
+    "SELECT * EXCEPT (run_id, inserted_at) FROM samples WHERE run_id = {run:String}"
     " ORDER BY sample_index"
 )
 
@@ -30,6 +36,7 @@ def _samples(run: str, count: int) -> list[ev.SampleResult]:
             scoring_mode=ev.SCORING_MODE_LOGLIKELIHOOD,
             job_id="job",
             prompt="前提と仮説の関係を答えよ\n'quoted'\\",
+            prompt_hash=prompt_hash("前提と仮説の関係を答えよ\n'quoted'\\"),
             raw_output="entailment\n\n",
             prediction="entailment",
             gold="contradiction" if index % 2 else "entailment",
@@ -48,8 +55,10 @@ def _count(store: Store, run: str) -> int:
 
 
 def test_columns_from_messages_hold_what_rows_held(store: Store) -> None:
-    store.insert_columns("sample_results", sample_columns(_samples("columns", 7)))
-    store.insert_rows("sample_results", [sample_row(s) for s in _samples("rows", 7)])
+    columns, prompts = sample_columns([_samples("columns", 7)], KnownPrompts(10))
+    insert_prompts(store, prompts)
+    store.insert_columns("sample_results", columns)
+    insert_sample_rows(store, [sample_row(s) for s in _samples("rows", 7)])
     by_columns = store.query(READ_BACK, {"run": "columns"})
     assert by_columns == store.query(READ_BACK, {"run": "rows"})
     assert by_columns[2]["metrics"] == {"exact_match": 1.0, "acc": 1.0}
@@ -58,7 +67,7 @@ def test_columns_from_messages_hold_what_rows_held(store: Store) -> None:
 
 def test_a_batch_inserted_again_with_its_token_lands_once(store: Store) -> None:
     """Counted without FINAL: the table itself dropped the second block."""
-    columns = sample_columns(_samples("run", 50))
+    columns, _ = sample_columns([_samples("run", 50)], KnownPrompts(10))
     store.insert_columns("sample_results", columns, dedup_token="samples-abc")
     store.insert_columns("sample_results", columns, dedup_token="samples-abc")
     assert _count(store, "run") == 50
@@ -70,13 +79,13 @@ class Recording:
     """The real store, noting the size of each column-oriented insert."""
 
     def __init__(self, store: Store) -> None:
-        self.store, self.sizes = store, list[int]()
+        self.store, self.sizes = store, defaultdict[str, list[int]](list)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
 
     def insert_columns(self, table: str, columns: Columns, dedup_token: str = "") -> None:
-        self.sizes.append(len(next(iter(columns.values()))))
+        self.sizes[table].append(len(next(iter(columns.values()))))
         self.store.insert_columns(table, columns, dedup_token)
 
 
@@ -88,5 +97,62 @@ async def test_the_writer_splits_a_fetch_and_a_redelivery_lands_once(store: Stor
     writer = StoreWriter(cast(Store, recording), max_insert_rows=2)
     await writer.write_results(batch)
     await writer.write_results(batch)  # redelivered: every chunk carries the same token again
-    assert recording.sizes == [2, 2, 1, 2, 2, 1]
+    assert recording.sizes == {"sample_results": [2, 2, 1, 2, 2, 1], "prompts": [1]}
     assert _count(store, "run") == 5
+
+
+def _job(checkpoint: str, samples: list[ev.SampleResult]) -> Delivery[ev.JobResults]:
+    results = ev.JobResults(summary=ev.JobSummary(job_id=checkpoint, checkpoint_id=checkpoint))
+    for sample in samples:
+        results.samples.add().CopyFrom(sample)
+        results.samples[-1].checkpoint_id = checkpoint
+    return Delivery(results, checkpoint, {}, "results", 0, 0)
+
+
+async def test_a_prompt_asked_at_every_checkpoint_is_written_once(store: Store) -> None:
+    """Three checkpoints ask the same three prompts: their texts are sent once, each row
+    shows its own; a message without the hash (an older runner) or with a wrong one is
+    stored under its text's hash."""
+    samples = _samples("once", 3)
+    for index, sample in enumerate(samples):
+        sample.prompt = f"prompt {index}"
+        sample.prompt_hash = prompt_hash(sample.prompt) if index else b""
+    recording = Recording(store)
+    writer = StoreWriter(cast(Store, recording))
+    await writer.write_results([_job("ck-1", samples)])
+    samples[1].prompt_hash = prompt_hash("another prompt")
+    await writer.write_results([_job("ck-2", samples), _job("ck-3", samples)])
+    assert recording.sizes["prompts"] == [3]
+    rows = store.query(
+        "SELECT checkpoint_id, sample_index, prompt FROM samples WHERE run_id = 'once' ORDER BY ALL"
+    )
+    assert [(r["checkpoint_id"], r["prompt"]) for r in rows] == [
+        (f"ck-{c}", f"prompt {i}") for c in (1, 2, 3) for i in range(3)
+    ]
+    [held] = store.query("SELECT count() AS n FROM prompts FINAL WHERE prompt LIKE 'prompt %'")
+    assert held["n"] == 3
+
+
+class FailingOnce(Recording):
+    """The real store, refusing the second prompts insert once (the store went away)."""
+
+    def insert_columns(self, table: str, columns: Columns, dedup_token: str = "") -> None:
+        if table == "prompts" and len(self.sizes["prompts"]) == 1 and not self.sizes["failed"]:
+            self.sizes["failed"].append(1)
+            raise StoreUnavailable("gone")
+        super().insert_columns(table, columns, dedup_token)
+
+
+async def test_prompts_of_a_failed_chunk_are_sent_again_on_the_redelivery(store: Store) -> None:
+    """Chunks overlap (the next is built while one is written): a chunk's prompts count as
+    known before its insert ends, so a failed batch must forget them."""
+    samples = _samples("retry", 6)
+    for index, sample in enumerate(samples):
+        sample.prompt, sample.prompt_hash = f"retry {index}", prompt_hash(f"retry {index}")
+    batch = [_job("ck-r", samples)]
+    writer = StoreWriter(cast(Store, FailingOnce(store)), max_insert_rows=2)
+    with pytest.raises(TransientError):
+        await writer.write_results(batch)
+    await writer.write_results(batch)  # redelivered
+    rows = store.query("SELECT prompt FROM samples WHERE run_id = 'retry' ORDER BY sample_index")
+    assert [r["prompt"] for r in rows] == [f"retry {i}" for i in range(6)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kiseki.core.store import Store
+from kiseki.core.store.prompts import insert_sample_rows
 
 RUN = "r1"
 STEPS = [0, 1, 2, 3, 4, 5]
@@ -53,7 +54,7 @@ def _samples(run: str) -> list[dict[str, object]]:
                             "sample_index": index,
                             "scoring_mode": mode,
                             "job_id": f"{run}-{step}-{dataset}-{mode}",
-                            "prompt": "",
+                            "prompt": f"### 指示:\n{dataset}\n\n### 入力:\n{index}\n\n### 応答:\n",
                             "raw_output": "",
                             "prediction": "",
                             "gold": "",
@@ -95,12 +96,16 @@ def _summaries(run: str) -> list[dict[str, object]]:
     return rows
 
 
-def fill(store: Store, run: str = RUN) -> None:
+def fill(store: Store, run: str = RUN, rows_hold_prompts: bool = False) -> None:
+    """The run's rows; `rows_hold_prompts`: written as a store before version 4 held them."""
     store.insert_rows("checkpoints", [_checkpoint(run, step) for step in STEPS])
     store.insert_rows("runs", [{"run_id": run, "model_size": "tiny", "tags": {}}])
     samples = _samples(run)
-    store.insert_rows("sample_results", samples)
-    store.insert_rows("sample_results", samples[:40])  # a replay: must not count twice
+    for rows in (samples, samples[:40]):  # the second, a replay: must not count twice
+        if rows_hold_prompts:
+            store.insert_rows("sample_results", rows)
+        else:
+            insert_sample_rows(store, rows)
     summaries = _summaries(run)
     store.insert_rows("job_summaries", summaries)
     store.insert_rows("job_summaries", summaries[:10])  # a replay

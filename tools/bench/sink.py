@@ -7,8 +7,8 @@ in fetches of 100 jobs. Beside it, on the same store in the same run, a raw
 client). N = KISEKI_BENCH_SINK_ROWS (default 500,000). The server is kiseki.local's
 ClickHouse 26.9 on this machine. Prints one JSON object: rows/s, the sink/raw ratio per store,
 the sink against the target (>= 200k rows/s to the server), and the bytes on disk a sample
-row takes as the sink wrote them (the parts unmerged; the bench's prompts repeat much more
-than real ones, so compress better).
+row takes as the sink wrote them, its share of the prompts table included (the parts
+unmerged; tools/bench/store.py measures realistic prompts at 10M rows).
 """
 
 from __future__ import annotations
@@ -24,23 +24,27 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "services")]
 
+from kiseki.core.ids import prompt_hash  # noqa: E402
 from kiseki.core.kafka import Delivery  # noqa: E402
 from kiseki.core.store import Store, apply_schema, open_store  # noqa: E402
 from kiseki.local.clickhouse import start_clickhouse  # noqa: E402
+from kiseki.sink.config import SinkConfig  # noqa: E402
 from kiseki.sink.writer import StoreWriter  # noqa: E402
 from kiseki.v1 import events_pb2 as ev  # noqa: E402
 
 ROWS = int(os.environ.get("KISEKI_BENCH_SINK_ROWS", "500000"))
 SAMPLES, JOBS_PER_FETCH, TARGET_ROWS_PER_S = 1000, 100, 200_000
-# A short few-shot NLI prompt (~240 characters); the output, gold and metrics of a generation.
-PROMPT = "前提と仮説の関係をentailment、contradiction、neutralの中から回答してください。\n\n" * 3
+# A 4-shot NLI prompt's length (~1,000 characters), the same 1,000 prompts at every checkpoint
+# as a run asks them; the output, gold and metrics of a generation.
+PROMPT = "前提と仮説の関係をentailment、contradiction、neutralの中から回答してください。\n\n" * 16
 RAW = """
 INSERT INTO sample_results (run_id, checkpoint_id, step, dataset, sample_index, scoring_mode,
-    job_id, prompt, raw_output, prediction, gold, metrics, format_followed, latency_ms,
+    job_id, prompt_hash, raw_output, prediction, gold, metrics, format_followed, latency_ms,
     choice_logprobs)
 SELECT 'raw', concat('ck-', toString(number DIV 1000)), toInt64(number DIV 1000), 'jnli',
        toInt64(number % 1000), 'generate', concat('job-', toString(number DIV 1000)),
-       concat({prompt:String}, toString(number)), 'entailment\n\n', 'entailment', 'neutral',
+       reinterpretAsUInt128(MD5(concat({prompt:String}, toString(number % 1000)))),
+       'entailment\n\n', 'entailment', 'neutral',
        map('exact_match', toFloat64(number % 2)), toUInt8(1), 12.5, [-0.1, -2.0]
 FROM numbers({rows:UInt64})
 """
@@ -54,10 +58,12 @@ def messages() -> list[bytes]:
             summary=ev.JobSummary(job_id=f"job-{job}", run_id="sink", checkpoint_id=f"ck-{job}")
         )
         for index in range(min(SAMPLES, ROWS - job * SAMPLES)):
+            prompt = f"{PROMPT}{index}"
             results.samples.add(
                 run_id="sink", checkpoint_id=f"ck-{job}", step=job, dataset="jnli",
                 sample_index=index, scoring_mode=ev.SCORING_MODE_GENERATE, job_id=f"job-{job}",
-                prompt=f"{PROMPT}{index}", raw_output="entailment\n\n", prediction="entailment",
+                prompt=prompt, prompt_hash=prompt_hash(prompt), raw_output="entailment\n\n",
+                prediction="entailment",
                 gold="neutral", metrics={"exact_match": float(index % 2)},
                 format_followed=True, latency_ms=12.5, choice_logprobs=[-0.1, -2.0],
             )  # fmt: skip
@@ -66,7 +72,8 @@ def messages() -> list[bytes]:
 
 
 async def sink_path(store: Store, records: list[bytes]) -> float:
-    writer = StoreWriter(store)
+    config = SinkConfig()
+    writer = StoreWriter(store, config.max_insert_rows, config.known_prompts)
     started = time.perf_counter()
     for first in range(0, len(records), JOBS_PER_FETCH):
         fetch = [
@@ -86,7 +93,7 @@ def raw_insert(store: Store) -> float:
 def bytes_on_disk(store: Store) -> int:
     [row] = store.query(
         "SELECT sum(bytes_on_disk) AS n FROM system.parts WHERE active"
-        " AND database = currentDatabase() AND table = 'sample_results'"
+        " AND database = currentDatabase() AND table IN ('sample_results', 'prompts')"
     )
     return int(row["n"])
 

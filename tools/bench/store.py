@@ -6,6 +6,12 @@ N = KISEKI_BENCH_STORE_ROWS (default 100,000,000; set it lower on a small machin
 - engine: INSERT ... SELECT generating the rows inside chDB, all N of them;
 - sink: Store.insert_rows (dict rows as column-oriented Native batches of 10,000) for
   min(N, KISEKI_BENCH_SINK_ROWS = 1,000,000) rows.
+Then bytes on disk per sample row, before and after prompts were stored once: DISK_ROWS
+(KISEKI_BENCH_DISK_ROWS, default 10,000,000) rows with llm-jp-eval v1 4-shot prompts
+(~1,000 characters: instruction, four examples and the sample's input, of random characters
+from a 157-character Japanese alphabet; one prompt per dataset x sample,
+the same at every checkpoint) go into a table of version 3's layout (the text in each row)
+and into version 4's (the hash in each row, the text once in a prompts table).
 Then the trajectory query one `kiseki trajectory RUN --category NLI` runs (median of 3), and
 `kiseki shapes`' query (every category), and on its rows, in paired rounds, the shape rule
 alone against the rule with its confidence (50 noisy redraws a curve). Prints one JSON object
@@ -21,31 +27,42 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from random import Random
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "services")]
 
 from kiseki.core.store import Store, apply_schema, open_store  # noqa: E402
+from kiseki.core.store.prompts import PROMPT_HASH_SQL, insert_sample_rows  # noqa: E402
+from kiseki.evaluation.prompts import V1_EXAMPLE, V1_HEADER  # noqa: E402
 from kiseki.evaluation.registry import V141_CATEGORIES  # noqa: E402
 from kiseki.evaluation.trajectory import classify  # noqa: E402
 from kiseki.report import queries  # noqa: E402
 
 ROWS = int(os.environ.get("KISEKI_BENCH_STORE_ROWS", "100000000"))
 SINK_ROWS = min(ROWS, int(os.environ.get("KISEKI_BENCH_SINK_ROWS", "1000000")))
+DISK_ROWS = int(os.environ.get("KISEKI_BENCH_DISK_ROWS", "10000000"))
 SAMPLES, CHECKPOINTS_PER_RUN, CHUNK_ROWS = 1000, 1000, 10_000_000
 DATASETS = [(d, m) for members in V141_CATEGORIES.values() for d, m in members.items()][:10]
 TARGET_ROWS_PER_S, TARGET_QUERY_S = 200_000, 1.0
+# Hiragana, katakana and common kanji: random text of Japanese characters for the inputs.
+ALPHABET = (
+    "あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわをん"
+    "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワン"
+    "日本語文章問題答前提仮説関係人時間年月今大小中上下手出入言見行来生学校会社国家自分者事物場所"
+    "長短高低新古多少明暗右左東西南北春夏秋冬"
+)
 
 # Row r: sample r % SAMPLES, dataset (r / SAMPLES) % D, checkpoint r / (SAMPLES * D).
 GENERATE = """
 INSERT INTO sample_results (run_id, checkpoint_id, step, dataset, sample_index, scoring_mode,
-    job_id, prompt, raw_output, prediction, gold, metrics, format_followed, latency_ms,
+    job_id, raw_output, prediction, gold, metrics, format_followed, latency_ms,
     choice_logprobs)
 SELECT concat('run-', toString(ck DIV {per_run:UInt64})) AS run_id,
        concat(run_id, '-s', toString(ck % {per_run:UInt64})) AS checkpoint_id,
        toInt64(ck % {per_run:UInt64}) AS step,
        {names:Array(String)}[ds + 1] AS dataset, toInt64(number % {samples:UInt64}),
-       'generate', concat(checkpoint_id, '-', dataset), '', 'answer', 'answer', 'gold',
+       'generate', concat(checkpoint_id, '-', dataset), 'answer', 'answer', 'gold',
        map({metrics:Array(String)}[ds + 1], toFloat64(rand(number) % 1000 < step)),
        toUInt8(rand(number + 1) % 2), 1.0, []
 FROM (SELECT number, number DIV ({samples:UInt64} * {datasets:UInt64}) AS ck,
@@ -76,6 +93,80 @@ FROM (SELECT n DIV {datasets:UInt64} AS ck, n % {datasets:UInt64} AS ds,
              toInt64(ck % {per_run:UInt64}) AS step, {names:Array(String)}[ds + 1] AS dataset
       FROM (SELECT number AS n FROM numbers({count:UInt64})))
 """
+
+
+# One prompt per dataset x sample: the dataset's 4-shot block, then the sample's input.
+DISK_PROMPTS = f"""
+CREATE TABLE disk_prompts ENGINE = Memory AS
+SELECT ds, smp, prompt, {PROMPT_HASH_SQL} AS prompt_hash
+FROM (SELECT number DIV {{samples:UInt64}} AS ds, number % {{samples:UInt64}} AS smp,
+             concat({{blocks:Array(String)}}[ds + 1], '\n\n### 入力:\n',
+                    arrayStringConcat(arrayMap(k -> {{alphabet:Array(String)}}[
+                        1 + cityHash64(ds, smp, k) % length({{alphabet:Array(String)}})],
+                        range({{input_chars:UInt64}}))),
+                    '\n\n### 応答:\n') AS prompt
+      FROM numbers({{prompts:UInt64}}))
+"""
+# Rows of the two layouts, in sample_results' order: checkpoint by checkpoint, each asking
+# every prompt; @COLUMN@ is `prompt` (version 3: the text) or `prompt_hash` (version 4).
+DISK_ROWS_SQL = """
+INSERT INTO @TABLE@ (run_id, checkpoint_id, step, dataset, sample_index,
+    scoring_mode, job_id, @COLUMN@, raw_output, prediction, gold, metrics,
+    format_followed, latency_ms, choice_logprobs)
+SELECT 'disk', concat('disk-s', toString(ck)), toInt64(ck), toString(_r.ds),
+       toInt64(_r.smp), 'generate', concat('disk-s', toString(ck), '-', toString(_r.ds)),
+       _p.@COLUMN@, 'entailment\n\n', 'entailment',
+       'neutral', map('exact_match', toFloat64(rand() % 2)), 1, 12.5, []
+FROM (SELECT number DIV {prompts:UInt64} AS ck,
+             (number DIV {samples:UInt64}) % {datasets:UInt64} AS ds,
+             number % {samples:UInt64} AS smp FROM numbers({rows:UInt64})) AS _r
+INNER JOIN disk_prompts AS _p ON _p.ds = _r.ds AND _p.smp = _r.smp
+"""
+INPUT_CHARS = 160
+
+
+def _few_shot_blocks() -> list[str]:
+    """Each dataset's instruction and four examples (inputs of ~180 characters)."""
+    random = Random(0)
+    blocks = []
+    for name, _ in DATASETS:
+        examples = "".join(
+            V1_EXAMPLE.format(input="".join(random.choices(ALPHABET, k=180)), output="正解")
+            for _ in range(4)
+        )
+        blocks.append(V1_HEADER.format(instruction=f"{name}の問題に答えてください。") + examples)
+    return blocks
+
+
+def bytes_per_row(store: Store) -> dict[str, float]:
+    """Bytes on disk per sample row of DISK_ROWS rows in version 3's layout (the prompt's
+    text in each row) and version 4's (its hash in each row, the text once in prompts)."""
+    params: dict[str, object] = {
+        "samples": SAMPLES, "datasets": len(DATASETS), "prompts": SAMPLES * len(DATASETS),
+        "blocks": _few_shot_blocks(), "alphabet": list(ALPHABET), "input_chars": INPUT_CHARS,
+        "rows": DISK_ROWS,
+    }  # fmt: skip
+    store.command(DISK_PROMPTS, params)
+    store.command("CREATE TABLE disk_v3 AS sample_results")
+    store.command(
+        "ALTER TABLE disk_v3 DROP COLUMN prompt_hash,"
+        " ADD COLUMN prompt String CODEC(ZSTD(1)) AFTER job_id"
+    )
+    store.command("CREATE TABLE disk_v4 AS sample_results")
+    store.command("CREATE TABLE disk_v4_prompts AS prompts")
+    for table, column in (("disk_v3", "prompt"), ("disk_v4", "prompt_hash")):
+        store.command(DISK_ROWS_SQL.replace("@TABLE@", table).replace("@COLUMN@", column), params)
+    store.command("INSERT INTO disk_v4_prompts (prompt_hash, prompt)"
+                  " SELECT prompt_hash, prompt FROM disk_prompts")  # fmt: skip
+    [row] = store.query(
+        "SELECT sumIf(bytes_on_disk, table = 'disk_v3') AS v3,"
+        " sumIf(bytes_on_disk, table IN ('disk_v4', 'disk_v4_prompts')) AS v4,"
+        " (SELECT avg(lengthUTF8(prompt)) FROM disk_prompts) AS chars"
+        " FROM system.parts WHERE active AND database = currentDatabase()"
+    )
+    for table in ("disk_prompts", "disk_v3", "disk_v4", "disk_v4_prompts"):
+        store.command(f"DROP TABLE {table}")
+    return {"v3": row["v3"] / DISK_ROWS, "v4": row["v4"] / DISK_ROWS, "chars": row["chars"]}
 
 
 def engine_insert(store: Store, checkpoints: int) -> float:
@@ -119,7 +210,7 @@ def sink_insert(store: Store) -> float:
             }
             for r in range(first, min(first + batch, SINK_ROWS))
         ]
-        store.insert_rows("sample_results", rows, dedup_token=f"bench-{first}")
+        insert_sample_rows(store, rows, dedup_token=f"bench-{first}")
     return time.perf_counter() - started
 
 
@@ -153,6 +244,7 @@ def main() -> None:
         store = open_store(f"chdb:{Path(tmp) / 'store'}")
         try:
             apply_schema(store)
+            disk = bytes_per_row(store)
             engine_s = engine_insert(store, checkpoints)
             sink_s = sink_insert(store)
             [count] = store.query("SELECT count() AS n FROM sample_results")
@@ -173,6 +265,11 @@ def main() -> None:
                 "checkpoints": checkpoints,
                 "engine_insert_rows_per_s": round(engine_rate),
                 "sink_path_rows": SINK_ROWS,
+                "disk_rows": DISK_ROWS,
+                "disk_prompt_chars": round(disk["chars"]),
+                "bytes_per_sample_row_prompt_in_row_v3": round(disk["v3"], 1),
+                "bytes_per_sample_row_prompts_once_v4": round(disk["v4"], 1),
+                "ratio_bytes_v3_vs_v4": round(disk["v3"] / disk["v4"], 2),
                 "sink_path_insert_rows_per_s": round(sink_rate),
                 "target_insert_rows_per_s": TARGET_ROWS_PER_S,
                 "ratio_engine_insert_vs_target": round(engine_rate / TARGET_ROWS_PER_S, 2),

@@ -102,7 +102,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace, store: Store) -> int:
     for dump in _dumps(args.dumps):
         rows = store.query(
-            "SELECT prompt, argMax(raw_output, inserted_at) AS raw_output FROM sample_results"
+            "SELECT prompt, argMax(raw_output, inserted_at) AS raw_output FROM samples"
             " WHERE run_id = {run:String} AND step = {step:Int64} AND dataset = {d:String}"
             " AND scoring_mode = 'generate' GROUP BY prompt",
             {"run": args.run, "step": args.step, "d": dump.target_dataset},

@@ -58,3 +58,9 @@ class JobIds:
 def job_id(checkpoint: str, dataset: str, shard_index: int, shard_count: int, mode: int) -> str:
     """Id of one evaluation job: checkpoint × dataset × shard × scoring mode."""
     return JobIds([(dataset, shard_index, shard_count, mode)]).of(checkpoint)[0]
+
+
+def prompt_hash(prompt: str) -> bytes:
+    """SampleResult.prompt_hash: MD5 of the prompt's UTF-8 bytes, ClickHouse's MD5(prompt),
+    the key under which the store keeps the prompt's text once."""
+    return hashlib.md5(prompt.encode(), usedforsecurity=False).digest()

@@ -9,6 +9,7 @@ the samples, so a redelivered job yields the same chunks and the store keeps one
 
 from __future__ import annotations
 
+from kiseki.core.ids import prompt_hash
 from kiseki.v1 import events_pb2 as ev
 
 # Kafka's record framing, key and headers take a little room beyond the protobuf bytes.
@@ -28,6 +29,7 @@ def _fitted(sample: ev.SampleResult, limit: int) -> ev.SampleResult:
         if len(text.encode()) > budget:
             cut = text.encode()[:budget].decode(errors="ignore")
             setattr(fitted, name, cut + TRUNCATION_MARK)
+    fitted.prompt_hash = prompt_hash(fitted.prompt)  # the prompt kept is the one stored
     return fitted
 
 

@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 
 from kiseki import __version__
 from kiseki.core.eval_settings import job_settings
+from kiseki.core.ids import prompt_hash
 from kiseki.evaluation.datasets import Sample
 from kiseki.evaluation.pipeline import Scored, Task, load_task
 from kiseki.evaluation.settings import EvalSettings
@@ -46,6 +47,7 @@ def _sample_result(job: ev.EvaluationJob, index: int, prompt: str, gold: str) ->
         sample_index=index,
         scoring_mode=job.scoring_mode,
         prompt=prompt,
+        prompt_hash=prompt_hash(prompt),
         gold=gold,
     )
 

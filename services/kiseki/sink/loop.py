@@ -63,7 +63,7 @@ async def run_sink(
     context: ServiceContext, kafka: KafkaConfig, config: SinkConfig, store: Store
 ) -> None:
     await asyncio.to_thread(apply_schema, store)
-    writer = StoreWriter(store, config.max_insert_rows)
+    writer = StoreWriter(store, config.max_insert_rows, config.known_prompts)
     topics = kafka.topics
     # The sink may start before the orchestrator: a consumer subscribed to a topic that does
     # not exist yet can miss it until its next metadata refresh (minutes).

@@ -15,7 +15,8 @@ from kiseki.core.kafka import Delivery, TransientError
 from kiseki.core.status import is_lifecycle
 from kiseki.core.store import Store, StoreUnavailable
 from kiseki.core.store.base import Columns, Row
-from kiseki.core.store.columns import sample_columns
+from kiseki.core.store.columns import row_chunks, sample_columns
+from kiseki.core.store.prompts import KnownPrompts, insert_prompts
 from kiseki.core.store.rows import checkpoint_rows, status_row, summary_row
 from kiseki.v1 import events_pb2 as ev
 
@@ -37,24 +38,48 @@ def _results_identity(delivery: Delivery[ev.JobResults]) -> str:
 
 
 class StoreWriter:
-    def __init__(self, store: Store, max_insert_rows: int = 100_000) -> None:
+    def __init__(
+        self, store: Store, max_insert_rows: int = 50_000, known_prompts: int = 200_000
+    ) -> None:
         self.store, self.max_insert_rows = store, max_insert_rows
+        self.known = KnownPrompts(known_prompts)
 
     async def _insert(self, table: str, rows: list[Row], token: str) -> None:
         await self._off_loop(self.store.insert_rows, table, rows, token)
 
-    async def _insert_samples(self, samples: list[ev.SampleResult], token: str) -> None:
-        """Column-oriented inserts of at most max_insert_rows each; a chunk's token is the
-        batch's with the chunk's position, the same again for the same batch."""
-        size = self.max_insert_rows
-        for first in range(0, len(samples), size):
-            columns: Columns = sample_columns(samples[first : first + size])
-            await self._off_loop(
-                self.store.insert_columns, "sample_results", columns, f"{token}-{first}"
-            )
+    async def _insert_samples(self, batch: list[Delivery[ev.JobResults]], token: str) -> None:
+        """Column-oriented inserts of at most max_insert_rows each, a chunk's new prompts with
+        it; a chunk's token is the batch's with the chunk's position, the same again for the
+        same batch. While a chunk is inserted (in a thread, the store working), the next
+        one's columns are built. Its prompts count as known at once, so the next chunk does
+        not send them again, and are forgotten if the batch fails (it will be redelivered)."""
+        sent: list[bytes] = []
+        pending: asyncio.Task[None] | None = None
+        try:
+            for first, samples in row_chunks(
+                [d.message.samples for d in batch], self.max_insert_rows
+            ):
+                columns, prompts = sample_columns(samples, self.known)
+                self.known.add(prompts)
+                sent.extend(prompts)
+                if pending:
+                    await pending
+                write = self._off_loop(self._write_chunk, columns, prompts, f"{token}-{first}")
+                pending = asyncio.create_task(write)
+            if pending:
+                await pending
+        except BaseException:
+            self.known.forget(sent)
+            if pending and not pending.done():
+                await asyncio.wait([pending])
+            raise
+
+    def _write_chunk(self, columns: Columns, prompts: dict[bytes, str], token: str) -> None:
+        insert_prompts(self.store, prompts, f"{token}-prompts")
+        self.store.insert_columns("sample_results", columns, token)
 
     @staticmethod
-    async def _off_loop(insert: Callable[[str, Any, str], None], *args: Any) -> None:
+    async def _off_loop(insert: Callable[..., None], *args: Any) -> None:
         try:
             await asyncio.to_thread(insert, *args)
         except StoreUnavailable as error:
@@ -82,12 +107,11 @@ class StoreWriter:
         return [r for r in summaries if not (r["failed"] and r["job_id"] in succeeded)]
 
     async def write_results(self, batch: list[Delivery[ev.JobResults]]) -> None:
-        samples = [s for d in batch for s in d.message.samples]
         summaries = await self._without_stale_failures(
             [summary_row(d.message.summary) for d in batch if d.message.summary.job_id]
         )
         jobs = [_results_identity(d) for d in batch]
-        await self._insert_samples(samples, dedup_token("samples", jobs))
+        await self._insert_samples(batch, dedup_token("samples", jobs))
         await self._insert("job_summaries", summaries, dedup_token("summaries", jobs))
 
     async def write_status(self, batch: list[Delivery[ev.CheckpointStatus]]) -> None:

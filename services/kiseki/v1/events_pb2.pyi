@@ -157,7 +157,7 @@ class EvaluationSettings(_message.Message):
     def __init__(self, data_type: _Optional[str] = ..., max_num_samples: _Optional[int] = ..., num_few_shots: _Optional[int] = ..., few_shots_forced: _Optional[bool] = ..., output_length_delta: _Optional[int] = ..., postprocess: _Optional[str] = ..., default_answer_extract_pattern: _Optional[str] = ..., answer_extract_pattern: _Optional[str] = ..., answer_pattern_id: _Optional[str] = ..., prompt_template: _Optional[str] = ..., custom_prompt_template: _Optional[str] = ..., custom_fewshots_template: _Optional[str] = ...) -> None: ...
 
 class SampleResult(_message.Message):
-    __slots__ = ("job_id", "checkpoint_id", "run_id", "step", "dataset", "sample_index", "scoring_mode", "prompt", "raw_output", "prediction", "gold", "metrics", "format_followed", "latency_ms", "choice_logprobs")
+    __slots__ = ("job_id", "checkpoint_id", "run_id", "step", "dataset", "sample_index", "scoring_mode", "prompt", "raw_output", "prediction", "gold", "metrics", "format_followed", "latency_ms", "choice_logprobs", "prompt_hash")
     class MetricsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +180,7 @@ class SampleResult(_message.Message):
     FORMAT_FOLLOWED_FIELD_NUMBER: _ClassVar[int]
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     CHOICE_LOGPROBS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_HASH_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     checkpoint_id: str
     run_id: str
@@ -195,7 +196,8 @@ class SampleResult(_message.Message):
     format_followed: bool
     latency_ms: float
     choice_logprobs: _containers.RepeatedScalarFieldContainer[float]
-    def __init__(self, job_id: _Optional[str] = ..., checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., dataset: _Optional[str] = ..., sample_index: _Optional[int] = ..., scoring_mode: _Optional[_Union[ScoringMode, str]] = ..., prompt: _Optional[str] = ..., raw_output: _Optional[str] = ..., prediction: _Optional[str] = ..., gold: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., format_followed: _Optional[bool] = ..., latency_ms: _Optional[float] = ..., choice_logprobs: _Optional[_Iterable[float]] = ...) -> None: ...
+    prompt_hash: bytes
+    def __init__(self, job_id: _Optional[str] = ..., checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., dataset: _Optional[str] = ..., sample_index: _Optional[int] = ..., scoring_mode: _Optional[_Union[ScoringMode, str]] = ..., prompt: _Optional[str] = ..., raw_output: _Optional[str] = ..., prediction: _Optional[str] = ..., gold: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., format_followed: _Optional[bool] = ..., latency_ms: _Optional[float] = ..., choice_logprobs: _Optional[_Iterable[float]] = ..., prompt_hash: _Optional[bytes] = ...) -> None: ...
 
 class JobSummary(_message.Message):
     __slots__ = ("job_id", "checkpoint_id", "run_id", "step", "dataset", "scoring_mode", "shard_index", "shard_count", "num_samples", "scores", "failed", "error", "duration_s", "settings_digest", "prompt_digest", "kiseki_version", "serving_backend", "dtype")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from kiseki.core.ids import prompt_hash
 from kiseki.runner.chunks import FRAMING_ALLOWANCE_BYTES, TRUNCATION_MARK, split_results
 from kiseki.v1 import events_pb2 as ev
 
@@ -59,6 +60,7 @@ def test_a_sample_larger_than_a_message_keeps_its_scores_and_loses_text() -> Non
     samples = [s for m in messages for s in m.samples]
     assert [s.sample_index for s in samples] == [0, 1, 2]
     assert all(s.prompt.endswith(TRUNCATION_MARK) for s in samples)
+    assert all(s.prompt_hash == prompt_hash(s.prompt) for s in samples)  # the text kept
     assert all(s.metrics["exact_match"] == 1.0 for s in samples)
     assert all(m.ByteSize() <= LIMIT for m in messages)
 

@@ -9,9 +9,12 @@ than written in a shape the code does not know.
 
 from __future__ import annotations
 
-from kiseki.core.store.base import Store, StoreError
+from collections.abc import Callable
 
-SCHEMA_VERSION = 3
+from kiseki.core.store.base import Store, StoreError
+from kiseki.core.store.prompts import move_prompts_out
+
+SCHEMA_VERSION = 4
 
 VERSIONS_TABLE = """CREATE TABLE IF NOT EXISTS schema_versions (
     version UInt32, applied_at DateTime64(3) DEFAULT now64(3)
@@ -34,8 +37,8 @@ PROVENANCE_COLUMNS = (
     "dtype LowCardinality(String)",
 )
 
-# version -> the statements that bring a store at version - 1 to it.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
+# version -> what brings a store at version - 1 to it: statements, or a step that looks first.
+MIGRATIONS: dict[int, tuple[str, ...] | Callable[[Store], None]] = {
     2: tuple(
         f"ALTER TABLE sample_results MODIFY COLUMN {column} String {TEXT_CODEC}"
         for column in TEXT_COLUMNS
@@ -44,6 +47,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         f"ALTER TABLE job_summaries ADD COLUMN IF NOT EXISTS {column}"
         for column in PROVENANCE_COLUMNS
     ),
+    4: move_prompts_out,
 }
 
 
@@ -75,7 +79,11 @@ def upgrade(store: Store, version: int) -> None:
     if version == SCHEMA_VERSION:
         return
     for step in range(version + 1 if version else SCHEMA_VERSION + 1, SCHEMA_VERSION + 1):
-        for statement in MIGRATIONS[step]:
+        migration = MIGRATIONS[step]
+        if callable(migration):
+            migration(store)
+            continue
+        for statement in migration:
             store.command(statement)
     record = "INSERT INTO schema_versions (version) VALUES ({version:UInt32})"
     store.command(record, {"version": SCHEMA_VERSION})

@@ -18,6 +18,7 @@ from kiseki.core.store.migrations import (
     store_version,
     upgrade,
 )
+from kiseki.core.store.prompts import PROMPTS_TABLE, SAMPLES_VIEW
 from kiseki.evaluation.category_maps import category_rows
 
 # Lets the table drop a retried insert block carrying the same insert_deduplication_token.
@@ -47,12 +48,13 @@ TABLES = (
     f"""CREATE TABLE IF NOT EXISTS sample_results (
         run_id String, checkpoint_id String, step Int64, dataset LowCardinality(String),
         sample_index Int64, scoring_mode LowCardinality(String), job_id String,
-        prompt String {TEXT_CODEC}, raw_output String {TEXT_CODEC},
+        prompt_hash UInt128, raw_output String {TEXT_CODEC},
         prediction String {TEXT_CODEC}, gold String {TEXT_CODEC},
         metrics Map(String, Float64), format_followed UInt8, latency_ms Float64,
         choice_logprobs Array(Float64), inserted_at DateTime64(3) DEFAULT now64(3)
     ) ENGINE = ReplacingMergeTree(inserted_at)
     ORDER BY (run_id, checkpoint_id, dataset, scoring_mode, sample_index) {_DEDUP}""",
+    PROMPTS_TABLE,
     f"""CREATE TABLE IF NOT EXISTS job_summaries (
         job_id String, run_id String, checkpoint_id String, step Int64,
         dataset LowCardinality(String), scoring_mode LowCardinality(String),
@@ -221,7 +223,8 @@ ANALYTICS_VIEWS = (
 # A server stores a view with each table qualified by the database (`db.scores`), and a
 # database named like a table alias would be read as that alias (`b.category_members`). So the
 # views' aliases start with an underscore, and open_server refuses a database named like one.
-VIEW_ALIASES = frozenset(re.findall(r"\bAS (_[a-z]+)\b", "\n".join((*VIEWS, *ANALYTICS_VIEWS))))
+_ALL_VIEWS = (*VIEWS, *ANALYTICS_VIEWS, SAMPLES_VIEW)
+VIEW_ALIASES = frozenset(re.findall(r"\bAS (_[a-z]+)\b", "\n".join(_ALL_VIEWS)))
 
 
 def apply_schema(store: Store) -> None:
@@ -232,7 +235,7 @@ def apply_schema(store: Store) -> None:
     for statement in TABLES:  # tables a store lacks are created at the current version
         store.command(statement)
     upgrade(store, version)
-    for statement in (*VIEWS, *ANALYTICS_VIEWS):
+    for statement in _ALL_VIEWS:
         store.command(statement)
     store.command(default_categories())
 
