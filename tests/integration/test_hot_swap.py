@@ -5,6 +5,7 @@ server loads what was swapped in)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -17,6 +18,7 @@ import pytest_asyncio
 
 from kiseki.serving.client import ScoringClient
 from kiseki.serving.endpoints import EndpointLoadError, LocalEndpointManager
+from support.model_processes import group_members, model_process
 from support.polling import poll_until_async
 from support.scripted_gpt import scripted_checkpoint
 
@@ -130,29 +132,6 @@ async def test_a_swap_that_cannot_be_proven_unloads_the_endpoint(
     )
 
 
-def _group(pgid: int) -> list[int]:
-    """The live processes of process group `pgid`."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(") ", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
-
-
-def _stub_of(manager: LocalEndpointManager, name: str) -> int:
-    """The pid of the Python model process serving `name` for this manager."""
-    marker = f"{manager.repository / name}/1/model.py".encode()
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        with contextlib.suppress(OSError):
-            if marker in cmdline.read_bytes():
-                return int(cmdline.parent.name)
-    raise AssertionError(f"no model process for {name}")
-
-
 @pytest.mark.asyncio(loop_scope="module")
 async def test_a_dead_model_process_is_reloaded_and_a_dead_server_leaves_none(
     manager: LocalEndpointManager, tiny_checkpoints: dict[int, Path]
@@ -160,7 +139,7 @@ async def test_a_dead_model_process_is_reloaded_and_a_dead_server_leaves_none(
     manager.probe_interval_s = 1.0
     endpoint = await manager.load("probed", tiny_checkpoints[60])
     want = await _answers(endpoint.address, "probed")
-    os.kill(_stub_of(manager, "probed"), signal.SIGKILL)  # Triton still says READY after this
+    os.kill(model_process(manager, "probed"), signal.SIGKILL)  # Triton still says READY after this
 
     async def answers_again() -> bool:
         try:
@@ -174,5 +153,50 @@ async def test_a_dead_model_process_is_reloaded_and_a_dead_server_leaves_none(
     assert server is not None
     os.kill(server.process.pid, signal.SIGKILL)
     await poll_until_async(lambda: _ready(endpoint.address, "probed"), timeout_s=180)
-    assert _group(server.process.pid) == []  # the dead server's model processes went with it
+    assert group_members(server.process.pid) == []  # the dead server's model processes went with it
     await manager.unload("probed")
+
+
+def _held_open(checkpoint: Path, tmp_path: Path) -> Path:
+    """A copy of `checkpoint` whose config.json is a FIFO: the model process that reads it
+    for a swap blocks there, mid-reload, until the test lets it go."""
+    held = shutil.copytree(checkpoint, tmp_path / "held")
+    (held / "config.json").unlink()
+    os.mkfifo(held / "config.json")
+    return held
+
+
+async def _reader_waiting(fifo: Path) -> int:
+    """A write end of `fifo` once a reader has it open (the open fails until then)."""
+    with contextlib.suppress(OSError):
+        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    return 0
+
+
+@pytest.mark.parametrize("victim", ["model process", "tritonserver"])
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_swap_killed_mid_reload_leaves_nothing_serving_stale_weights(
+    manager: LocalEndpointManager, tiny_checkpoints: dict[int, Path], victim: str, tmp_path: Path
+) -> None:
+    new = tiny_checkpoints[60]
+    cold = await manager.load("cold", new)
+    want = await _answers(cold.address, "cold")
+    await manager.unload("cold")
+    slot = await manager.load("slot", tiny_checkpoints[0])
+    held = _held_open(new, tmp_path)
+    swap = asyncio.create_task(manager.swap("slot", held))
+    writer = await poll_until_async(lambda: _reader_waiting(held / "config.json"), timeout_s=60)
+    server = manager._server
+    assert server is not None
+    os.kill(server.process.pid if victim == "tritonserver" else model_process(manager, "slot"), 9)
+    try:
+        with pytest.raises(EndpointLoadError):
+            await swap
+    finally:
+        os.close(writer)
+    assert "slot" not in manager.loaded
+    address = manager._server.grpc_address if manager._server else slot.address
+    assert not await _ready(address, "slot")  # nothing answers with the old weights
+    reloaded = await manager.load("slot", new)
+    _same(await _answers(reloaded.address, "slot"), want)
+    await manager.unload("slot")

@@ -6,6 +6,8 @@ with head size 32: vLLM's CPU attention refuses the tiny GPT's head size 16.
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,15 +16,21 @@ import pytest_asyncio
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+from kiseki.core.kafka_config import KafkaConfig
+from kiseki.core.store import Store, apply_schema
 from kiseki.evaluation.datasets import few_shot_examples, load_dataset
 from kiseki.evaluation.prompts import build_prompt
+from kiseki.runner.config import RunnerConfig
 from kiseki.runner.evaluate import TaskCache, score_job
 from kiseki.serving.client import ScoringClient
 from kiseki.serving.endpoints import Endpoint, EndpointLoadError, LocalEndpointManager
 from kiseki.serving.repository import ServingOptions
+from kiseki.sink.writer import StoreWriter
 from kiseki.v1 import events_pb2 as ev
 from support.corpus import TINY_CORPUS
-from support.runner import DATASETS
+from support.kafka import consume_until
+from support.model_processes import alive, children_of, model_process
+from support.runner import DATASETS, running_job_runner
 
 SUITES = ("synth_arith", "synth_mc", "synth_mt", "synth_ner", "synth_nli", "synth_qa")
 SAMPLES_PER_SUITE = 6
@@ -150,6 +158,65 @@ async def test_the_runner_scores_a_job_on_vllm_as_on_hf(endpoints: dict[str, End
         assert not summaries["vllm"].failed, summaries["vllm"].error
         assert summaries["vllm"].num_samples == 10
         assert dict(summaries["vllm"].scores) == pytest.approx(dict(summaries["hf"].scores))
+
+
+@pytest.mark.parametrize("broker", ["tansu"], indirect=True)
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_vllm_engine_killed_mid_job_is_reloaded_and_the_job_lands_once(
+    managers: dict[str, LocalEndpointManager],
+    checkpoint: Path,
+    kafka_config: KafkaConfig,
+    chdb_store: Store,
+) -> None:
+    """The Python model process running vLLM's engine dies while a runner scores a job: the
+    watchdog reloads it, the runner's retry scores the whole job again, and the store keeps
+    each sample once. The dead engine's own processes go with it."""
+    manager = managers["vllm"]
+    manager.probe_interval_s = 1.0
+    await manager.start()  # the watchdog
+    endpoint = await manager.load("victim", checkpoint)
+    job = _job(endpoint, ev.SCORING_MODE_GENERATE)
+    job.job_id, job.shard_count = "victim-job", 1
+    # One sample a request, so the job is still running when its first samples arrive; tries
+    # enough to outwait a probe and a vLLM reload (20-40 s here), as the chaos stack's do.
+    config = RunnerConfig(
+        datasets_dir=DATASETS, items_per_request=1, max_in_flight=1, max_attempts=9
+    )
+    async with running_job_runner(kafka_config, config) as producer:
+        await producer.send(kafka_config.topics.jobs, job, key=job.checkpoint_id)
+        first = await consume_until(
+            kafka_config, kafka_config.topics.results, "r", ev.JobResults, producer, bool, 1
+        )
+        engine = model_process(manager, "victim")
+        helpers = children_of(engine)
+        os.kill(engine, signal.SIGKILL)
+        rest = await consume_until(
+            kafka_config,
+            kafka_config.topics.results,
+            "r",
+            ev.JobResults,
+            producer,
+            lambda got: any(d.message.summary.job_id for d in got),
+            polls=600,
+        )
+    results = first + rest
+    [summary] = [d.message.summary for d in results if d.message.summary.job_id]
+    assert not summary.failed, summary.error
+    published = [s.sample_index for d in results for s in d.message.samples]
+    assert len(published) > 40  # the kill landed mid-job: part of it was scored twice
+    assert sorted(set(published)) == list(range(40))
+    assert not [pid for pid in helpers if alive(pid)]
+
+    apply_schema(chdb_store)
+    writer = StoreWriter(chdb_store)
+    for delivery in results:
+        await writer.write_results([delivery])
+    [row] = chdb_store.query(
+        "SELECT count() AS n, uniqExact(sample_index) AS distinct FROM sample_results FINAL"
+        " WHERE job_id = 'victim-job'"
+    )
+    assert (row["n"], row["distinct"]) == (40, 40)
+    await manager.unload("victim")
 
 
 def _llama(out: Path, tokenizer_from: Path, seed: int) -> Path:

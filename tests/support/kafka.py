@@ -22,8 +22,10 @@ async def consume_until(
     producer: ProtoProducer,
     enough: Callable[[list[Delivery[M]]], bool],
     max_records: int = 100,
+    polls: int = 60,
 ) -> list[Delivery[M]]:
-    """Run one consumer-group member until what it handled is `enough`, then stop it."""
+    """Run one consumer-group member until what it handled is `enough` (at most `polls`
+    polls of up to 0.5 s each), then stop it."""
     received: list[Delivery[M]] = []
 
     async def handle(delivery: Delivery[M]) -> None:
@@ -32,7 +34,7 @@ async def consume_until(
     consumer = ProtoConsumer(config, {topic: message_type}, group, producer)
     await consumer.start()
     try:
-        for _ in range(60):
+        for _ in range(polls):
             if enough(received):
                 break
             await consumer.poll(handle, timeout_ms=500, max_records=max_records)

@@ -22,6 +22,28 @@ DATASETS = Path(__file__).resolve().parents[2] / "datasets" / "synthetic"
 
 
 @contextlib.asynccontextmanager
+async def running_job_runner(
+    kafka: KafkaConfig, config: RunnerConfig, datasets: Path = DATASETS
+) -> AsyncIterator[ProtoProducer]:
+    """A task-runner on its own task, and a producer for its jobs; stops both."""
+    producer = ProtoProducer(kafka, "test")
+    await producer.start()
+    cache = TaskCache(datasets)
+
+    async def score(job: ev.EvaluationJob, client: ScoringClient, emit: Emit) -> ev.JobResults:
+        return await score_job(job, client, cache, emit)
+
+    context = ServiceContext("runner", Health())
+    task = asyncio.create_task(TaskRunner(kafka, config, score).run(context))
+    try:
+        yield producer
+    finally:
+        context.stopping.set()
+        await asyncio.wait_for(task, 60)
+        await producer.stop()
+
+
+@contextlib.asynccontextmanager
 async def running_runner(
     kafka: KafkaConfig,
     config: RunnerConfig,
@@ -33,19 +55,8 @@ async def running_runner(
     yields the endpoint's address and the producer, and stops all three."""
     manager = LocalEndpointManager(workdir / "endpoints")
     endpoint = await manager.load("tiny", checkpoint)
-    producer = ProtoProducer(kafka, "test")
-    await producer.start()
-    cache = TaskCache(datasets)
-
-    async def score(job: ev.EvaluationJob, client: ScoringClient, emit: Emit) -> ev.JobResults:
-        return await score_job(job, client, cache, emit)
-
-    context = ServiceContext("runner", Health())
-    task = asyncio.create_task(TaskRunner(kafka, config, score).run(context))
     try:
-        yield endpoint.address, producer
+        async with running_job_runner(kafka, config, datasets) as producer:
+            yield endpoint.address, producer
     finally:
-        context.stopping.set()
-        await asyncio.wait_for(task, 60)
-        await producer.stop()
         await manager.stop()
