@@ -1,10 +1,10 @@
 """vLLM's engine knobs, measured: compute threads, sequences per step, KV cache size.
 
-vLLM's offline engine as kiseki's vLLM model starts it (EngineKnobs), one process per variant,
-on vllm_serving's checkpoint and 1,024 four-shot prompts (16 new tokens, greedy). Rounds go
-through the variants in a rotating order; each variant's ratio is the median over rounds of
-the baseline's time over its own in the same round. The baseline is kiseki's default knobs
-(serving/repository.py ServingOptions). Prints one JSON object; needs .venv-vllm.
+vLLM's offline engine as kiseki's vLLM model starts it (EngineKnobs), one process per side,
+on vllm_serving's checkpoint and 1,024 four-shot prompts (16 new tokens, greedy). Each variant
+runs beside an engine with kiseki's default knobs (serving/repository.py ServingOptions), the
+two taking turns in alternating order; its speedup is the median over rounds of the default's
+time over its own in the same round. Prints one JSON object; needs .venv-vllm.
 """
 
 from __future__ import annotations
@@ -32,11 +32,29 @@ BASELINE = {
     "max_num_seqs": DEFAULT.max_batch_size,
 }
 VARIANTS: dict[str, dict[str, object]] = {
-    "default": BASELINE,
     "two_threads": {**BASELINE, "threads_bind": "0-1"},
     "max_num_seqs_64": {**BASELINE, "max_num_seqs": 64},
     "kv_cache_256mib": {**BASELINE, "kv_cache_bytes": 2**28},
 }
+
+
+def _pairs(
+    checkpoint: Path, prompts_file: Path, knobs: dict[str, object]
+) -> list[tuple[float, float]]:
+    """(default's seconds, variant's seconds) per round, two engines at a time (memory)."""
+    engines = [Offline(checkpoint, prompts_file, BASELINE)]
+    pairs = []
+    try:
+        engines.append(Offline(checkpoint, prompts_file, knobs))
+        for round_index in range(ROUNDS + 1):  # round 0 warms both up
+            order = [1, 0] if round_index % 2 else [0, 1]
+            spent = {side: engines[side].round_s() for side in order}
+            if round_index:
+                pairs.append((spent[0], spent[1]))
+    finally:
+        for engine in engines:
+            engine.close()
+    return pairs
 
 
 def main() -> None:
@@ -49,22 +67,7 @@ def main() -> None:
         [checkpoint] = train([text + "\n\n" for text in texts[:64]], config)
         prompts_file = Path(tmp) / "prompts.json"
         prompts_file.write_text(json.dumps(texts))
-        engines = {
-            name: Offline(checkpoint, prompts_file, knobs) for name, knobs in VARIANTS.items()
-        }
-        seconds: dict[str, list[float]] = {name: [] for name in VARIANTS}
-        try:
-            names = list(VARIANTS)
-            for round_index in range(ROUNDS + 1):  # round 0 warms every engine up
-                shift = round_index % len(names)
-                for name in names[shift:] + names[:shift]:
-                    spent = engines[name].round_s()
-                    if round_index:
-                        seconds[name].append(spent)
-        finally:
-            for engine in engines.values():
-                engine.close()
-    base = seconds["default"]
+        pairs = {name: _pairs(checkpoint, prompts_file, knobs) for name, knobs in VARIANTS.items()}
     print(
         json.dumps(
             {
@@ -72,13 +75,18 @@ def main() -> None:
                 "model": f"gpt2 {LAYERS}x{WIDTH}",
                 "items": ITEMS,
                 "rounds": ROUNDS,
+                "default": BASELINE,
                 "variants": VARIANTS,
                 "samples_per_s": {
-                    n: round(ITEMS / statistics.median(s), 1) for n, s in seconds.items()
+                    name: {
+                        "default": round(ITEMS / statistics.median(d for d, _ in each), 1),
+                        "variant": round(ITEMS / statistics.median(v for _, v in each), 1),
+                    }
+                    for name, each in pairs.items()
                 },
                 "speedup_over_default": {
-                    n: round(statistics.median(b / t for b, t in zip(base, s, strict=True)), 3)
-                    for n, s in seconds.items()
+                    name: round(statistics.median(d / v for d, v in each), 3)
+                    for name, each in pairs.items()
                 },
             }
         )
