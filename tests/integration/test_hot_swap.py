@@ -79,7 +79,9 @@ async def test_a_swapped_endpoint_answers_as_a_cold_load_and_survives_a_restart(
     slot = await manager.load("slot", tiny_checkpoints[0])
     before = await _answers(slot.address, "slot")
     swapped = await manager.swap("slot", tiny_checkpoints[60], reference)
-    assert swapped == slot  # same address and model name: runners need not be told
+    # Same address and model name: runners need not be told; jobs name the weights it serves.
+    assert (swapped.address, swapped.model_name) == (slot.address, slot.model_name)
+    assert (slot.serves, swapped.serves) == (str(tiny_checkpoints[0]), str(tiny_checkpoints[60]))
     assert manager.loaded["slot"] == tiny_checkpoints[60]
     _same(await _answers(slot.address, "slot"), cold_answers)
     assert before[1] != cold_answers[1]
