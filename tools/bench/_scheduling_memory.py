@@ -41,7 +41,7 @@ def _rss() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
 
 
-def fleet_memory(first: int = 3000, more: int = 3000) -> dict[str, Any]:
+def fleet_memory(first: int = 10_000, more: int = 10_000) -> dict[str, Any]:
     """Per finished checkpoint: the growth from `first` of them to `first + more`."""
     tracemalloc.start()
     fleet = Fleet()

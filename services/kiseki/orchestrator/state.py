@@ -13,7 +13,7 @@ from itertools import zip_longest
 
 from kiseki.core.status import is_lifecycle
 from kiseki.orchestrator.conversion import needs_conversion
-from kiseki.orchestrator.history import Finished, RunHistory
+from kiseki.orchestrator.history import Finished, History
 from kiseki.orchestrator.policy import PolicyBook, RunPolicy
 from kiseki.v1 import events_pb2 as ev
 
@@ -91,25 +91,24 @@ class Views(Mapping[str, CheckpointView]):
         view = self._fleet.open.get(checkpoint_id)
         if view is not None:
             return view
-        found = self._fleet.finished(checkpoint_id)
+        found = self._fleet.history.get(checkpoint_id)
         if found is None:
             raise KeyError(checkpoint_id)
-        return _view_of(found[1])
+        return _view_of(found)
 
     def __iter__(self) -> Iterator[str]:
         yield from self._fleet.open
-        for history in self._fleet.history.values():
-            yield from history.records
+        yield from self._fleet.history.ids()
 
     def __len__(self) -> int:
-        return len(self._fleet.open) + sum(map(len, self._fleet.history.values()))
+        return len(self._fleet.open) + len(self._fleet.history)
 
 
 @dataclass
 class Fleet:
     # The checkpoints not finished (waiting or in flight); the finished, compact, per run.
     open: dict[str, CheckpointView] = field(default_factory=dict)
-    history: dict[str, RunHistory] = field(default_factory=dict)
+    history: History = field(default_factory=History)
 
     @property
     def views(self) -> Views:
@@ -119,30 +118,20 @@ class Fleet:
         view = self.open.get(checkpoint.checkpoint_id)
         if view is not None:
             return view
-        found = self.finished(checkpoint.checkpoint_id, checkpoint.run_id)
+        found = self.history.get(checkpoint.checkpoint_id)
         if found is not None:
-            return _view_of(found[1])  # known and done: discovered again, not evaluated again
+            return _view_of(found)  # known and done: discovered again, not evaluated again
         view = self.open[checkpoint.checkpoint_id] = CheckpointView(checkpoint)
         return view
-
-    def finished(self, checkpoint_id: str, run_id: str = "") -> tuple[RunHistory, Finished] | None:
-        """A finished checkpoint's record and its run's history (`run_id`, when known, is
-        looked in first)."""
-        for history in (self.history.get(run_id), *self.history.values()):
-            finished = history.get(checkpoint_id) if history else None
-            if history and finished:
-                return history, finished
-        return None
 
     def _reopened(self, status: ev.CheckpointStatus) -> CheckpointView | None:
         """A finished checkpoint's view again, for a status newer than its finish (an
         evaluation asked for again); None for an unknown checkpoint or an older status."""
-        found = self.finished(status.checkpoint_id, status.run_id)
-        if found is None or status.changed_at.ToNanoseconds() < found[1].changed_at_ns:
+        found = self.history.get(status.checkpoint_id)
+        if found is None or status.changed_at.ToNanoseconds() < found.changed_at_ns:
             return None
-        history, finished = found
-        history.pop(status.checkpoint_id)
-        view = self.open[status.checkpoint_id] = _view_of(finished)
+        self.history.pop(status.checkpoint_id)
+        view = self.open[status.checkpoint_id] = _view_of(found)
         return view
 
     def apply_status(self, status: ev.CheckpointStatus) -> None:
@@ -167,7 +156,7 @@ class Fleet:
         checkpoint = view.checkpoint
         del self.open[checkpoint.checkpoint_id]
         finished = Finished(checkpoint, view.state, view.reason, view.changed_at_ns)
-        self.history.setdefault(checkpoint.run_id, RunHistory()).add(finished)
+        self.history.add(finished)
 
     def evaluating(self, checkpoint_id: str) -> bool:
         view = self.open.get(checkpoint_id)
@@ -226,14 +215,14 @@ class Fleet:
             waiting = {v.checkpoint.step: v for v in views if waits(v, policies)}
             if policy is None or not waiting:
                 continue
-            history = self.history.get(run_id, RunHistory())
             started = [
                 v.checkpoint.step for v in views if v.state != ev.CHECKPOINT_STATE_DISCOVERED
             ]
-            order = policy.ordered(waiting, [*history.steps, *started])
+            order = policy.ordered(waiting, [*self.history.steps(run_id), *started])
             newest = max(views, key=lambda v: v.checkpoint.step)
             step = newest.checkpoint.step
-            newest_overall = history.newest_step is None or history.newest_step <= step
+            newest_finished = self.history.newest_step(run_id)
+            newest_overall = newest_finished is None or newest_finished <= step
             if policy.live_first and newest_overall and step in waiting and _recent(newest, now_s):
                 order.remove(step)
                 live[run_id] = newest
@@ -277,13 +266,13 @@ class Fleet:
     def runs(self) -> dict[str, list[CheckpointView]]:
         """Every checkpoint's view by run, the finished ones rebuilt (for the control API)."""
         by_run = self._open_by_run()
-        for run_id, history in self.history.items():
-            by_run.setdefault(run_id, []).extend(_view_of(each) for each in history)
+        for run_id in self.history.runs():
+            by_run.setdefault(run_id, []).extend(map(_view_of, self.history.each(run_id)))
         return by_run
 
     def progress(self) -> dict[str, tuple[int, int]]:
         """Per run: its finished checkpoints and all it has."""
-        by_run = {run_id: (len(h), len(h)) for run_id, h in self.history.items()}
+        by_run = {run_id: (n, n) for run_id, n in self.history.counts().items()}
         for view in self.open.values():
             finished, known = by_run.get(view.checkpoint.run_id, (0, 0))
             by_run[view.checkpoint.run_id] = (finished, known + 1)

@@ -1,11 +1,12 @@
-"""Finished checkpoints leave the fleet's views for a compact record per run: what the control
-API lists, ordering and live-first need is still there; an evaluation asked for again opens
-the checkpoint's view again, an older status does not."""
+"""Finished checkpoints leave the fleet's views for a record in its history database: what
+the control API lists, ordering and live-first need is still there; an evaluation asked for
+again opens the checkpoint's view again, an older status does not."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from kiseki.orchestrator.history import Finished, History
 from kiseki.orchestrator.ordering import coarse_to_fine
 from kiseki.orchestrator.policy import PolicyBook, RunPolicy
 from kiseki.orchestrator.state import Fleet
@@ -97,3 +98,20 @@ def test_a_run_whose_newest_checkpoint_is_finished_has_no_live_pick() -> None:
     assert [v.checkpoint.step for v in fleet.candidates(book, NOW)] == [1, 2]
     fleet.add_checkpoint(_checkpoint(4))  # training wrote another: it goes first
     assert [v.checkpoint.step for v in fleet.candidates(book, NOW)] == [4, 1, 2]
+
+
+def test_the_history_keeps_one_record_per_checkpoint_in_its_database() -> None:
+    history = History()
+    for run, step in (("a", 30), ("a", 10), ("b", 5), ("a", 20)):
+        history.add(Finished(_checkpoint(step, run), DONE, "", step))
+    history.add(Finished(_checkpoint(10, "a"), FAILED, "again", 99))  # the same one, later
+    assert len(history) == 4
+    assert history.counts() == {"a": 3, "b": 1}
+    assert history.steps("a") == [10, 20, 30]
+    assert (history.newest_step("a"), history.newest_step("none")) == (30, None)
+    assert history.get("a/10") == Finished(_checkpoint(10, "a"), FAILED, "again", 99)
+    assert history.pop("a/30") == Finished(_checkpoint(30, "a"), DONE, "", 30)
+    assert (history.pop("a/30"), history.get("a/30")) == (None, None)
+    assert [f.checkpoint.step for f in history.each("a")] == [10, 20]
+    assert sorted(history.ids()) == ["a/10", "a/20", "b/5"]
+    assert sorted(history.runs()) == ["a", "b"]
