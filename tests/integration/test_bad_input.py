@@ -7,7 +7,8 @@ Boundary → what its caller does with the error:
 - dataset files and names (DatasetError, a ValueError) → the job is reported FAILED;
 - checkpoint files (Incomplete) → not published; FAILED after the incomplete timeout;
 - checkpoint paths in messages (CheckpointRoots) → the checkpoint is FAILED with the reason;
-- framework checkpoints (ConversionError) → the checkpoint is FAILED with the converter's reason;
+- framework checkpoints of Megatron-LM, NeMo 2 and DeepSpeed (ConversionError) → the
+  checkpoint is FAILED with the converter's reason;
 - configuration (PolicyError, RunsFileError, ConfigError) → the service refuses to start;
 - job settings on the wire (SettingsError, a ValueError) → the job is reported FAILED;
 - prompt dumps (DumpError) and a COMET model directory (MetricUnavailable) → the command or
@@ -18,6 +19,7 @@ Boundary → what its caller does with the error:
 from __future__ import annotations
 
 import json
+import shutil
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -43,7 +45,7 @@ from kiseki.v1 import events_pb2 as ev
 from kiseki.watcher.completeness import Incomplete, check_hf_weights, check_safetensors, fingerprint
 from kiseki.watcher.runs import RunsFileError, parse_runs
 from support.checkpoints import safetensors_bytes
-from support.damaged import ITER, cut, deepspeed, fewer_rows, megatron, metadata_column_short
+from support.damaged import ITER, cut, deepspeed, fewer_rows, megatron, metadata_column_short, nemo2
 
 Case = Callable[[Path], object]
 
@@ -259,6 +261,13 @@ CASES = [
      megatron("megatron-llama-tp2/legacy", fewer_rows("decoder.layers.0.mlp.linear_fc1.weight")),
      ConversionError, r"'decoder\.layers\.0\.mlp\.linear_fc1\.weight' has shape \(254, 64\),"
      r" the args say \(256, 64\)"),
+    ("NeMo 2 weights data file cut short", nemo2(lambda c: cut(c / "weights" / "__0_0.distcp")),
+     ConversionError, r"__0_0\.distcp is cut short: \d+ bytes, \.metadata needs \d+"),
+    ("NeMo 2 model.yaml without its config",
+     nemo2(lambda c: (c / "context" / "model.yaml").write_text("model: {}\n")),
+     ConversionError, r"model\.yaml has no model 'config' mapping"),
+    ("NeMo 2 checkpoint without its context", nemo2(lambda c: shutil.rmtree(c / "context")),
+     ConversionError, r"run/context is missing \(a NeMo 2 checkpoint has weights/, context/\)"),
     ("DeepSpeed latest naming a missing step", deepspeed(_latest_names("global_step2")),
      ConversionError, r"checkpoint directory .*/global_step2 does not exist"),
     ("DeepSpeed step without its rank files", deepspeed(_emptied("global_step2")),

@@ -1,4 +1,4 @@
-"""Framework checkpoints written by Megatron-Core and DeepSpeed (support.frameworks), copied
+"""Framework checkpoints written by Megatron-Core, NeMo 2 and DeepSpeed (support.frameworks), copied
 and damaged the ways a crashed writer or a bad copy leaves them, then converted; the
 converter's error is raised as ConversionError, as the orchestrator's FAILED reason reads it."""
 
@@ -20,6 +20,7 @@ from kiseki.v1 import events_pb2 as ev
 from support.frameworks import FRAMEWORKS_PYTHON, REPO, framework_fixtures
 
 ITER = "iter_0000010"
+NEMO2_STEP = "run/checkpoints/model--step=10-consumed_samples=20.0"
 Damage = Callable[[Path], Path]  # the copied run root → the checkpoint directory to convert
 
 
@@ -28,8 +29,8 @@ def cut(path: Path, keep: float = 0.5) -> None:
     os.truncate(path, int(path.stat().st_size * keep))
 
 
-def _copy(fixture: str, root: Path) -> Path:
-    shutil.copytree(framework_fixtures() / fixture, root, dirs_exist_ok=True)
+def _copy(fixture: str, root: Path, group: str = "tensor") -> Path:
+    shutil.copytree(framework_fixtures(group) / fixture, root, dirs_exist_ok=True)
     return root
 
 
@@ -40,6 +41,19 @@ def megatron(fixture: str, damage: Damage) -> Callable[[Path], object]:
         checkpoint = damage(_copy(fixture, tmp / "run"))
         tokenizer = framework_fixtures() / "tokenizer"
         convert(checkpoint, tmp / "hf", ev.CHECKPOINT_FORMAT_MEGATRON, tokenizer)
+        return None
+
+    return run
+
+
+def nemo2(damage: Callable[[Path], None]) -> Callable[[Path], object]:
+    """The NeMo 2 Llama checkpoint (`model--step=10-…/`) damaged, converted in this process."""
+
+    def run(tmp: Path) -> object:
+        checkpoint = _copy(f"nemo2-llama/{NEMO2_STEP}", tmp / "run", "nemo2")
+        damage(checkpoint)
+        tokenizer = framework_fixtures("nemo2") / "tokenizer"
+        convert(checkpoint, tmp / "hf", ev.CHECKPOINT_FORMAT_NEMO, tokenizer)
         return None
 
     return run
