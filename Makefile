@@ -63,9 +63,10 @@ test-integration: setup-kube
 chaos: setup
 	@KISEKI_CHAOS_FORM=long $(PY) -m pytest -s -q --timeout=3600 tests/chaos
 
-# The soak run: 1,000 checkpoints through the local stack without kills, failing when a
-# process's RSS or fds, a consumer group's lag or the store's part count grows with them (an
-# hour or more on two cores). `make test` runs only its slope checks.
+# The soak runs: 1,000 checkpoints through the local stack without kills (an hour or more on
+# two cores) and 3,000 through the sink alone (minutes), failing when a process's RSS or fds, a
+# consumer group's lag or the store's part count grows with them. `make test` runs only their
+# slope checks.
 soak: setup
 	@KISEKI_SOAK_FORM=long $(PY) -m pytest -s -q --timeout=14400 tests/soak
 

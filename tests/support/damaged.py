@@ -46,7 +46,7 @@ def megatron(fixture: str, damage: Damage) -> Callable[[Path], object]:
     return run
 
 
-def nemo2(damage: Callable[[Path], None]) -> Callable[[Path], object]:
+def nemo2(damage: Callable[[Path], object]) -> Callable[[Path], object]:
     """The NeMo 2 Llama checkpoint (`model--step=10-…/`) damaged, converted in this process."""
 
     def run(tmp: Path) -> object:
