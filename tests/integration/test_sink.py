@@ -15,6 +15,7 @@ from kiseki.core.kafka import ProtoProducer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceContext
 from kiseki.core.store import Store, StoreUnavailable
+from kiseki.core.store.base import Encoded
 from kiseki.sink.config import SinkConfig
 from kiseki.sink.loop import run_sink
 from kiseki.v1 import events_pb2 as ev
@@ -53,6 +54,10 @@ class FlakyStore:
     ) -> None:
         self.refuse()
         self.store.insert_columns(table, columns, dedup_token)
+
+    def insert_encoded(self, table: str, encoded: Encoded, dedup_token: str = "") -> None:
+        self.refuse()
+        self.store.insert_encoded(table, encoded, dedup_token)
 
     def close(self) -> None:
         self.store.close()

@@ -12,11 +12,11 @@ import pytest
 from kiseki.core.ids import prompt_hash
 from kiseki.core.kafka import Delivery, TransientError
 from kiseki.core.store import Store, StoreUnavailable
-from kiseki.core.store.base import Columns
+from kiseki.core.store.base import Columns, Encoded
 from kiseki.core.store.columns import sample_columns
 from kiseki.core.store.prompts import KnownPrompts, insert_prompts, insert_sample_rows
 from kiseki.core.store.rows import sample_row
-from kiseki.sink.writer import StoreWriter
+from kiseki.sink.writer import RESULTS_VIEW, StoreWriter
 from kiseki.v1 import events_pb2 as ev
 
 READ_BACK = (
@@ -88,17 +88,29 @@ class Recording:
         self.sizes[table].append(len(next(iter(columns.values()))))
         self.store.insert_columns(table, columns, dedup_token)
 
+    def insert_encoded(self, table: str, encoded: Encoded, dedup_token: str = "") -> None:
+        self.sizes[table].append(encoded.rows)
+        self.store.insert_encoded(table, encoded, dedup_token)
+
 
 async def test_the_writer_splits_a_fetch_and_a_redelivery_lands_once(store: Store) -> None:
-    results = ev.JobResults(summary=ev.JobSummary(job_id="job", run_id="run", checkpoint_id="ck"))
-    results.samples.extend(_samples("run", 5))
-    batch = [Delivery(results, "ck", {}, "results", 0, 0)]
+    """Chunks of whole records, up to max_insert_rows (a bigger record alone), decoded by
+    the store from the records' bytes: the values a row holds, each prompt once."""
+    records = []
+    for index, (first, count) in enumerate([(0, 2), (2, 1), (3, 1), (4, 3)]):
+        results = ev.JobResults(summary=ev.JobSummary(job_id=f"job-{index}", run_id="run"))
+        results.samples.extend(_samples("run", 7)[first : first + count])
+        value = results.SerializeToString()
+        records.append(
+            Delivery(RESULTS_VIEW.FromString(value), "ck", {}, "results", 0, index, value=value)
+        )
     recording = Recording(store)
     writer = StoreWriter(cast(Store, recording), max_insert_rows=2)
-    await writer.write_results(batch)
-    await writer.write_results(batch)  # redelivered: every chunk carries the same token again
-    assert recording.sizes == {"sample_results": [2, 2, 1, 2, 2, 1], "prompts": [1]}
-    assert _count(store, "run") == 5
+    await writer.write_results(records)
+    await writer.write_results(records)  # redelivered: every chunk carries the same token again
+    assert recording.sizes == {"sample_results": [2, 2, 3, 2, 2, 3], "prompts": [1]}
+    insert_sample_rows(store, [sample_row(s) for s in _samples("rows", 7)])
+    assert store.query(READ_BACK, {"run": "run"}) == store.query(READ_BACK, {"run": "rows"})
 
 
 def _job(checkpoint: str, samples: list[ev.SampleResult]) -> Delivery[ev.JobResults]:
@@ -149,7 +161,7 @@ async def test_prompts_of_a_failed_chunk_are_sent_again_on_the_redelivery(store:
     samples = _samples("retry", 6)
     for index, sample in enumerate(samples):
         sample.prompt, sample.prompt_hash = f"retry {index}", prompt_hash(f"retry {index}")
-    batch = [_job("ck-r", samples)]
+    batch = [_job(f"ck-r{i}", samples[i * 2 : i * 2 + 2]) for i in range(3)]
     writer = StoreWriter(cast(Store, FailingOnce(store)), max_insert_rows=2)
     with pytest.raises(TransientError):
         await writer.write_results(batch)

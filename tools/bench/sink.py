@@ -24,14 +24,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "services")]
 
+from aiokafka import ConsumerRecord  # noqa: E402
+
 from kiseki.core.ids import prompt_hash  # noqa: E402
-from kiseki.core.kafka import Delivery  # noqa: E402
+from kiseki.core.kafka import TYPE_HEADER, decode  # noqa: E402
 from kiseki.core.store import Store, apply_schema, open_store  # noqa: E402
 from kiseki.local.clickhouse import start_clickhouse  # noqa: E402
 from kiseki.sink.config import SinkConfig  # noqa: E402
-from kiseki.sink.writer import StoreWriter  # noqa: E402
+from kiseki.sink.writer import RESULTS_VIEW, StoreWriter  # noqa: E402
 from kiseki.v1 import events_pb2 as ev  # noqa: E402
 
+TYPE = ev.JobResults.DESCRIPTOR.full_name.encode()
 ROWS = int(os.environ.get("KISEKI_BENCH_SINK_ROWS", "500000"))
 SAMPLES, JOBS_PER_FETCH, TARGET_ROWS_PER_S = 1000, 100, 200_000
 # A 4-shot NLI prompt's length (~1,000 characters), the same 1,000 prompts at every checkpoint
@@ -71,13 +74,19 @@ def messages() -> list[bytes]:
     return records
 
 
+def _record(offset: int, value: bytes) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(
+        "results", 0, offset, 0, 0, b"ck", value, None, 2, len(value), ((TYPE_HEADER, TYPE),)
+    )
+
+
 async def sink_path(store: Store, records: list[bytes]) -> float:
     config = SinkConfig()
     writer = StoreWriter(store, config.max_insert_rows, config.known_prompts)
     started = time.perf_counter()
     for first in range(0, len(records), JOBS_PER_FETCH):
         fetch = [
-            Delivery(ev.JobResults.FromString(data), "ck", {}, "results", 0, first + offset)
+            decode(_record(first + offset, data), RESULTS_VIEW)
             for offset, data in enumerate(records[first : first + JOBS_PER_FETCH])
         ]
         await writer.write_results(fetch)

@@ -11,6 +11,7 @@ dict for Map, list for Array, None for NULL).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 Row = Mapping[str, Any]
@@ -37,6 +38,20 @@ class BadStatement(StoreError):
     """The store ran the statement and refused it (syntax, unknown table or column, types)."""
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """Rows the store decodes itself: `data` in the ClickHouse input format `fmt`, read as the
+    columns `structure`, each table column computed by its expression in `select`, with the
+    format's `settings`; `rows` counts them."""
+
+    data: bytes
+    fmt: str
+    structure: str
+    select: Mapping[str, str]
+    settings: Mapping[str, str]
+    rows: int
+
+
 class Store(Protocol):
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
 
@@ -45,7 +60,11 @@ class Store(Protocol):
     def insert_rows(self, table: str, rows: Sequence[Row], dedup_token: str = "") -> None: ...
 
     def insert_columns(self, table: str, columns: Columns, dedup_token: str = "") -> None:
-        """Insert equal-length columns by name: the fast path, no dict per row."""
+        """Insert equal-length columns by name: no dict per row."""
+        ...
+
+    def insert_encoded(self, table: str, encoded: Encoded, dedup_token: str = "") -> None:
+        """Insert rows that the store decodes itself (the fast path: no Python per row)."""
         ...
 
     def close(self) -> None: ...
