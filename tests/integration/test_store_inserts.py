@@ -1,6 +1,6 @@
-"""The fast insert path, on chDB and a server: column-oriented inserts from SampleResult
-messages hold the same values as rows, a batch inserted again with its token lands once, and
-a prompt is written once however many checkpoints ask it."""
+"""The fast insert path, on chDB and a server: results records decoded by the store hold the
+same values as rows, a batch inserted again with its token lands once, and a prompt is written
+once however many checkpoints ask it."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from kiseki.core.ids import prompt_hash
 from kiseki.core.kafka import Delivery, TransientError
 from kiseki.core.store import Store, StoreUnavailable
 from kiseki.core.store.base import Columns, Encoded
-from kiseki.core.store.columns import sample_columns
 from kiseki.core.store.prompts import KnownPrompts, insert_prompts, insert_sample_rows
 from kiseki.core.store.rows import sample_row
+from kiseki.core.store.sample_wire import encoded_samples, record_samples
 from kiseki.sink.writer import RESULTS_VIEW, StoreWriter
 from kiseki.v1 import events_pb2 as ev
 
@@ -54,24 +54,42 @@ def _count(store: Store, run: str) -> int:
     return int(store.query(sql, {"run": run})[0]["n"])
 
 
-def test_columns_from_messages_hold_what_rows_held(store: Store) -> None:
-    columns, prompts = sample_columns([_samples("columns", 7)], KnownPrompts(10))
+def _encoded(samples: list[ev.SampleResult]) -> tuple[Encoded, dict[bytes, str]]:
+    """The samples as one record, as the sink inserts it (the store decoding it)."""
+    record = ev.JobResults(samples=samples, summary=ev.JobSummary(job_id="job"))
+    view = ev.JobResults.View.FromString(record.SerializeToString())
+    new: dict[bytes, str] = {}
+    part = record_samples(view, KnownPrompts(10), new)
+    return encoded_samples([part], len(samples)), new
+
+
+def test_records_decoded_by_the_store_hold_what_rows_held(store: Store) -> None:
+    """Every sample's own fields, whatever job or mode its neighbours have."""
+    samples = _samples("encoded", 7)
+    samples[3].job_id, samples[3].step, samples[3].dataset = "other", 20, "jamp"
+    samples[4].scoring_mode, samples[4].checkpoint_id = ev.SCORING_MODE_GENERATE, "ck-2"
+    samples[5].scoring_mode = ev.SCORING_MODE_GOLD
+    encoded, prompts = _encoded(samples)
     insert_prompts(store, prompts)
-    store.insert_columns("sample_results", columns)
-    insert_sample_rows(store, [sample_row(s) for s in _samples("rows", 7)])
-    by_columns = store.query(READ_BACK, {"run": "columns"})
-    assert by_columns == store.query(READ_BACK, {"run": "rows"})
-    assert by_columns[2]["metrics"] == {"exact_match": 1.0, "acc": 1.0}
-    assert by_columns[0]["choice_logprobs"] == []
+    store.insert_encoded("sample_results", encoded)
+    rows = [dict(sample_row(s)) for s in samples]
+    for row in rows:
+        row["run_id"] = "rows"
+    insert_sample_rows(store, rows)
+    by_store = store.query(READ_BACK, {"run": "encoded"})
+    assert by_store == store.query(READ_BACK, {"run": "rows"})
+    assert by_store[2]["metrics"] == {"exact_match": 1.0, "acc": 1.0}
+    assert by_store[0]["choice_logprobs"] == []
+    assert [r["scoring_mode"] for r in by_store[3:6]] == ["loglikelihood", "generate", "gold"]
 
 
 def test_a_batch_inserted_again_with_its_token_lands_once(store: Store) -> None:
     """Counted without FINAL: the table itself dropped the second block."""
-    columns, _ = sample_columns([_samples("run", 50)], KnownPrompts(10))
-    store.insert_columns("sample_results", columns, dedup_token="samples-abc")
-    store.insert_columns("sample_results", columns, dedup_token="samples-abc")
+    encoded, _ = _encoded(_samples("run", 50))
+    store.insert_encoded("sample_results", encoded, dedup_token="samples-abc")
+    store.insert_encoded("sample_results", encoded, dedup_token="samples-abc")
     assert _count(store, "run") == 50
-    store.insert_columns("sample_results", columns, dedup_token="samples-other")
+    store.insert_encoded("sample_results", encoded, dedup_token="samples-other")
     assert _count(store, "run") == 100
 
 
