@@ -57,9 +57,9 @@ def _count(store: Store, run: str) -> int:
 def _encoded(samples: list[ev.SampleResult]) -> tuple[Encoded, dict[bytes, str]]:
     """The samples as one record, as the sink inserts it (the store decoding it)."""
     record = ev.JobResults(samples=samples, summary=ev.JobSummary(job_id="job"))
-    view = ev.JobResults.View.FromString(record.SerializeToString())
+    value = record.SerializeToString()
     new: dict[bytes, str] = {}
-    part = record_samples(view, KnownPrompts(10), new)
+    part = record_samples(ev.JobResults.View.FromString(value), value, KnownPrompts(10), new)
     return encoded_samples([part], len(samples)), new
 
 

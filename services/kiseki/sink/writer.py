@@ -20,19 +20,26 @@ from kiseki.core.store.rows import checkpoint_rows, status_row, summary_row
 from kiseki.core.store.sample_wire import encoded_samples, record_samples
 from kiseki.v1 import events_pb2 as ev
 
-# How the sink's consumer decodes a results record: its summary, the samples left as they
-# came (the writer reads what it needs of them, the store decodes them: sample_wire.py).
-RESULTS_VIEW = ev.JobResults.Head
+# How the sink's consumer decodes a results record: of each sample only what the writer
+# needs, the rest left as it came for the store to decode (sample_wire.py).
+RESULTS_VIEW = ev.JobResults.View
 # A results record as the consumer decodes it, or as a producer made it.
-Results = ev.JobResults.Head | ev.JobResults
+Results = ev.JobResults.View | ev.JobResults
 
 
 def dedup_token(kind: str, identities: Sequence[str]) -> str:
     return f"{kind}-" + hashlib.sha256("\x1f".join(identities).encode()).hexdigest()[:32]
 
 
+def _value(delivery: Delivery[Any]) -> bytes:
+    return delivery.value or delivery.message.SerializeToString()
+
+
 def _view(delivery: Delivery[Any]) -> ev.JobResults.View:
-    return ev.JobResults.View.FromString(delivery.value or delivery.message.SerializeToString())
+    """The record as the consumer decoded it, or parsed so from a message made in process."""
+    if isinstance(delivery.message, ev.JobResults.View):
+        return delivery.message
+    return ev.JobResults.View.FromString(_value(delivery))
 
 
 def _results_identity(delivery: Delivery[Any]) -> str:
@@ -79,7 +86,7 @@ class StoreWriter:
                     pending = self._start_chunk(parts, rows, prompts, f"{token}-{first}")
                     parts, prompts, first, rows = [], {}, first + rows, 0
                 fresh: dict[bytes, str] = {}
-                parts.append(record_samples(view, self.known, fresh))
+                parts.append(record_samples(view, _value(delivery), self.known, fresh))
                 self.known.add(fresh)
                 sent.extend(fresh)
                 prompts.update(fresh)

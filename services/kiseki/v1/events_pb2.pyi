@@ -248,11 +248,6 @@ class JobSummary(_message.Message):
 
 class JobResults(_message.Message):
     __slots__ = ("samples", "summary")
-    class Head(_message.Message):
-        __slots__ = ("summary",)
-        SUMMARY_FIELD_NUMBER: _ClassVar[int]
-        summary: JobSummary
-        def __init__(self, summary: _Optional[_Union[JobSummary, _Mapping]] = ...) -> None: ...
     class View(_message.Message):
         __slots__ = ("samples", "summary")
         class Sample(_message.Message):

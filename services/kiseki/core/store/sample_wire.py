@@ -98,16 +98,21 @@ def _without_summary(value: bytes, results: ev.JobResults.View) -> bytes:
     return ev.JobResults.View(samples=results.samples).SerializeToString()
 
 
-def record_samples(view: ev.JobResults.View, known: KnownPrompts, new: dict[bytes, str]) -> bytes:
+def record_samples(
+    view: ev.JobResults.View, value: bytes, known: KnownPrompts, new: dict[bytes, str]
+) -> bytes:
     """A results record's samples as the store decodes them: without their prompts' texts,
     each with its text's hash. A text is read (its UTF-8 checked, its hash computed) only
     when the sample's hash is new to `known` (or missing, from an older runner); then it
-    goes into `new`. Consumes `view` (its prompts are cleared)."""
+    goes into `new`. `view` is the record `value` parsed; its texts are cut out, so a view
+    handled again (a batch retried record by record) is read again from `value`."""
     seen = known.keys
     for sample in view.samples:
         digest = sample.prompt_hash
         if digest not in seen and digest not in new:
             text = sample.prompt
+            if not text and digest and value:
+                return record_samples(ev.JobResults.View.FromString(value), b"", known, new)
             digest = prompt_hash_of(text)
             if digest != sample.prompt_hash:
                 sample.prompt_hash = digest
