@@ -1,8 +1,9 @@
 """The store interface that both clients implement, and its errors.
 
 Both run the same SQL text (ClickHouse's `{name:Type}` query parameters, column-oriented
-Native inserts with an insert_deduplication_token, reads that deduplicate with `FINAL` or
-aggregation, see schema.py) through one client library, clickhouse-connect: over HTTP to a
+Native inserts or bytes the store decodes itself (Encoded), each with an
+insert_deduplication_token, reads that deduplicate with `FINAL` or aggregation, see
+schema.py) through one client library, clickhouse-connect: over HTTP to a
 server, in process to chDB. Results are decoded from the Native format by the same code, so a
 row has the same Python types on both stores (float for Float64, datetime for DateTime64,
 dict for Map, list for Array, None for NULL).

@@ -20,6 +20,7 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 
 from kiseki.core.ids import prompt_hash_of
+from kiseki.core.scoring_modes import scoring_mode_name
 from kiseki.core.store.base import Encoded
 from kiseki.core.store.prompts import KnownPrompts
 from kiseki.v1 import events_pb2 as ev
@@ -33,8 +34,7 @@ _TYPES = {
     "format_followed": "UInt8", "latency_ms": "Float64", "choice_logprobs": "Array(Float64)",
     "prompt_hash": "String",
     "scoring_mode": "Enum8(" + ", ".join(
-        f"'{ev.ScoringMode.Name(n).removeprefix('SCORING_MODE_').lower()}' = {n}"
-        for n in ev.ScoringMode.values()
+        f"'{scoring_mode_name(n)}' = {n}" for n in ev.ScoringMode.values()
     ) + ")",
 }  # fmt: skip
 # How each sample_results column is computed from them (an unknown mode fails the insert).
