@@ -36,3 +36,15 @@ def test_serves_checks_passwords_and_keeps_data_across_a_restart(tmp_path: Path)
         assert client.command("SELECT sum(n) FROM kept") == 10
     finally:
         again.stop()
+
+
+def test_removes_outdated_parts_serially_as_chdb_does(tmp_path: Path) -> None:
+    """chDB's engine setting (core/store/chdb_engine.xml) holds on the server too."""
+    server = start_clickhouse(tmp_path)
+    try:
+        client = clickhouse_connect.get_client(host="127.0.0.1", port=server.http_port)
+        setting = "SELECT value FROM system.merge_tree_settings WHERE name = {name:String}"
+        threshold = client.command(setting, {"name": "concurrent_part_removal_threshold"})
+        assert threshold == 1_000_000_000
+    finally:
+        server.stop()

@@ -15,6 +15,7 @@ from kiseki.core.kafka import ProtoProducer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceContext
 from kiseki.core.store import Store, StoreUnavailable
+from kiseki.core.store.base import Encoded
 from kiseki.sink.config import SinkConfig
 from kiseki.sink.loop import run_sink
 from kiseki.v1 import events_pb2 as ev
@@ -54,6 +55,10 @@ class FlakyStore:
         self.refuse()
         self.store.insert_columns(table, columns, dedup_token)
 
+    def insert_encoded(self, table: str, encoded: Encoded, dedup_token: str = "") -> None:
+        self.refuse()
+        self.store.insert_encoded(table, encoded, dedup_token)
+
     def close(self) -> None:
         self.store.close()
 
@@ -77,6 +82,10 @@ async def test_sink_stores_everything_once(kafka_config: KafkaConfig, store: Sto
             await producer.send(topics.results, job_results(job, 3), key="ck")
         await producer.send(topics.results, job_results("jnli", 3), key="ck")  # redelivery
         await raw.send_and_wait(topics.results, b"\x08\xff\xff garbage", key=b"ck")
+        # Decodes as a record, but the store refuses it: a mode no ScoringMode has.
+        unknown_mode = job_results("jsem", 3)
+        unknown_mode.samples[1].scoring_mode = 9  # type: ignore[assignment]
+        await producer.send(topics.results, unknown_mode, key="ck")
         await producer.send(topics.status, STATUS, key=STATUS.checkpoint_id)
         await producer.send(topics.status, STATUS, key=STATUS.checkpoint_id)
         await producer.send(topics.checkpoints, DISCOVERED, key=DISCOVERED.run_id)
@@ -97,8 +106,8 @@ async def test_sink_stores_everything_once(kafka_config: KafkaConfig, store: Sto
             {"dataset": "jnli", "score": 1 / 3, "samples": 3},
         ]
         assert await _count(store, "SELECT count() FROM job_summaries FINAL") == 2
-        letters = await consume_all(kafka_config, topics.dlq, "dlq", ev.DeadLetter, producer, 1)
-        assert [d.message.topic for d in letters] == [topics.results]
+        letters = await consume_all(kafka_config, topics.dlq, "dlq", ev.DeadLetter, producer, 2)
+        assert [d.message.topic for d in letters] == [topics.results] * 2
         assert context.health.snapshot()[1]  # ready again after the outage
     finally:
         context.stopping.set()

@@ -1,6 +1,6 @@
-"""The fast insert path, on chDB and a server: column-oriented inserts from SampleResult
-messages hold the same values as rows, a batch inserted again with its token lands once, and
-a prompt is written once however many checkpoints ask it."""
+"""The fast insert path, on chDB and a server: results records decoded by the store hold the
+same values as rows, a batch inserted again with its token lands once, and a prompt is written
+once however many checkpoints ask it."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pytest
 from kiseki.core.ids import prompt_hash
 from kiseki.core.kafka import Delivery, TransientError
 from kiseki.core.store import Store, StoreUnavailable
-from kiseki.core.store.base import Columns
-from kiseki.core.store.columns import sample_columns
+from kiseki.core.store.base import Columns, Encoded
 from kiseki.core.store.prompts import KnownPrompts, insert_prompts, insert_sample_rows
 from kiseki.core.store.rows import sample_row
-from kiseki.sink.writer import StoreWriter
+from kiseki.core.store.sample_wire import encoded_samples, record_samples
+from kiseki.sink.writer import RESULTS_VIEW, StoreWriter
 from kiseki.v1 import events_pb2 as ev
 
 READ_BACK = (
@@ -54,24 +54,42 @@ def _count(store: Store, run: str) -> int:
     return int(store.query(sql, {"run": run})[0]["n"])
 
 
-def test_columns_from_messages_hold_what_rows_held(store: Store) -> None:
-    columns, prompts = sample_columns([_samples("columns", 7)], KnownPrompts(10))
+def _encoded(samples: list[ev.SampleResult]) -> tuple[Encoded, dict[bytes, str]]:
+    """The samples as one record, as the sink inserts it (the store decoding it)."""
+    record = ev.JobResults(samples=samples, summary=ev.JobSummary(job_id="job"))
+    value = record.SerializeToString()
+    new: dict[bytes, str] = {}
+    part = record_samples(ev.JobResults.View.FromString(value), value, KnownPrompts(10), new)
+    return encoded_samples([part], len(samples)), new
+
+
+def test_records_decoded_by_the_store_hold_what_rows_held(store: Store) -> None:
+    """Every sample's own fields, whatever job or mode its neighbours have."""
+    samples = _samples("encoded", 7)
+    samples[3].job_id, samples[3].step, samples[3].dataset = "other", 20, "jamp"
+    samples[4].scoring_mode, samples[4].checkpoint_id = ev.SCORING_MODE_GENERATE, "ck-2"
+    samples[5].scoring_mode = ev.SCORING_MODE_GOLD
+    encoded, prompts = _encoded(samples)
     insert_prompts(store, prompts)
-    store.insert_columns("sample_results", columns)
-    insert_sample_rows(store, [sample_row(s) for s in _samples("rows", 7)])
-    by_columns = store.query(READ_BACK, {"run": "columns"})
-    assert by_columns == store.query(READ_BACK, {"run": "rows"})
-    assert by_columns[2]["metrics"] == {"exact_match": 1.0, "acc": 1.0}
-    assert by_columns[0]["choice_logprobs"] == []
+    store.insert_encoded("sample_results", encoded)
+    rows = [dict(sample_row(s)) for s in samples]
+    for row in rows:
+        row["run_id"] = "rows"
+    insert_sample_rows(store, rows)
+    by_store = store.query(READ_BACK, {"run": "encoded"})
+    assert by_store == store.query(READ_BACK, {"run": "rows"})
+    assert by_store[2]["metrics"] == {"exact_match": 1.0, "acc": 1.0}
+    assert by_store[0]["choice_logprobs"] == []
+    assert [r["scoring_mode"] for r in by_store[3:6]] == ["loglikelihood", "generate", "gold"]
 
 
 def test_a_batch_inserted_again_with_its_token_lands_once(store: Store) -> None:
     """Counted without FINAL: the table itself dropped the second block."""
-    columns, _ = sample_columns([_samples("run", 50)], KnownPrompts(10))
-    store.insert_columns("sample_results", columns, dedup_token="samples-abc")
-    store.insert_columns("sample_results", columns, dedup_token="samples-abc")
+    encoded, _ = _encoded(_samples("run", 50))
+    store.insert_encoded("sample_results", encoded, dedup_token="samples-abc")
+    store.insert_encoded("sample_results", encoded, dedup_token="samples-abc")
     assert _count(store, "run") == 50
-    store.insert_columns("sample_results", columns, dedup_token="samples-other")
+    store.insert_encoded("sample_results", encoded, dedup_token="samples-other")
     assert _count(store, "run") == 100
 
 
@@ -88,17 +106,29 @@ class Recording:
         self.sizes[table].append(len(next(iter(columns.values()))))
         self.store.insert_columns(table, columns, dedup_token)
 
+    def insert_encoded(self, table: str, encoded: Encoded, dedup_token: str = "") -> None:
+        self.sizes[table].append(encoded.rows)
+        self.store.insert_encoded(table, encoded, dedup_token)
+
 
 async def test_the_writer_splits_a_fetch_and_a_redelivery_lands_once(store: Store) -> None:
-    results = ev.JobResults(summary=ev.JobSummary(job_id="job", run_id="run", checkpoint_id="ck"))
-    results.samples.extend(_samples("run", 5))
-    batch = [Delivery(results, "ck", {}, "results", 0, 0)]
+    """Chunks of whole records, up to max_insert_rows (a bigger record alone), decoded by
+    the store from the records' bytes: the values a row holds, each prompt once."""
+    records = []
+    for index, (first, count) in enumerate([(0, 2), (2, 1), (3, 1), (4, 3)]):
+        results = ev.JobResults(summary=ev.JobSummary(job_id=f"job-{index}", run_id="run"))
+        results.samples.extend(_samples("run", 7)[first : first + count])
+        value = results.SerializeToString()
+        records.append(
+            Delivery(RESULTS_VIEW.FromString(value), "ck", {}, "results", 0, index, value=value)
+        )
     recording = Recording(store)
     writer = StoreWriter(cast(Store, recording), max_insert_rows=2)
-    await writer.write_results(batch)
-    await writer.write_results(batch)  # redelivered: every chunk carries the same token again
-    assert recording.sizes == {"sample_results": [2, 2, 1, 2, 2, 1], "prompts": [1]}
-    assert _count(store, "run") == 5
+    await writer.write_results(records)
+    await writer.write_results(records)  # redelivered: every chunk carries the same token again
+    assert recording.sizes == {"sample_results": [2, 2, 3, 2, 2, 3], "prompts": [1]}
+    insert_sample_rows(store, [sample_row(s) for s in _samples("rows", 7)])
+    assert store.query(READ_BACK, {"run": "run"}) == store.query(READ_BACK, {"run": "rows"})
 
 
 def _job(checkpoint: str, samples: list[ev.SampleResult]) -> Delivery[ev.JobResults]:
@@ -149,7 +179,7 @@ async def test_prompts_of_a_failed_chunk_are_sent_again_on_the_redelivery(store:
     samples = _samples("retry", 6)
     for index, sample in enumerate(samples):
         sample.prompt, sample.prompt_hash = f"retry {index}", prompt_hash(f"retry {index}")
-    batch = [_job("ck-r", samples)]
+    batch = [_job(f"ck-r{i}", samples[i * 2 : i * 2 + 2]) for i in range(3)]
     writer = StoreWriter(cast(Store, FailingOnce(store)), max_insert_rows=2)
     with pytest.raises(TransientError):
         await writer.write_results(batch)

@@ -63,4 +63,9 @@ def job_id(checkpoint: str, dataset: str, shard_index: int, shard_count: int, mo
 def prompt_hash(prompt: str) -> bytes:
     """SampleResult.prompt_hash: MD5 of the prompt's UTF-8 bytes, ClickHouse's MD5(prompt),
     the key under which the store keeps the prompt's text once."""
-    return hashlib.md5(prompt.encode(), usedforsecurity=False).digest()
+    return prompt_hash_of(prompt.encode())
+
+
+def prompt_hash_of(utf8: bytes) -> bytes:
+    """prompt_hash of a prompt given as its UTF-8 bytes."""
+    return hashlib.md5(utf8, usedforsecurity=False).digest()

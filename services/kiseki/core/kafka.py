@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaProducer, ConsumerRecord
@@ -37,6 +37,8 @@ class Delivery(Generic[M]):
     partition: int
     offset: int
     timestamp_ms: int = 0  # when the producer sent it (its clock)
+    # The record's bytes as decoded (b"" for a message made in process).
+    value: bytes = field(default=b"", repr=False)
 
 
 class ProtoProducer:
@@ -78,10 +80,18 @@ class ProtoProducer:
         MESSAGES_PRODUCED.labels(topic=topic).inc()
 
 
+def _record_type(message_type: type[Message]) -> str:
+    """The type of the records `message_type` reads: its own, or for a view of a record (a
+    message nested in the record's type, e.g. JobResults.View) the record's."""
+    descriptor = message_type.DESCRIPTOR
+    container = descriptor.containing_type
+    return str((container or descriptor).full_name)
+
+
 def decode(record: ConsumerRecord[bytes, bytes], message_type: type[M]) -> Delivery[M]:
     """Decode one record or raise ValueError saying why it is not a `message_type`."""
     headers = {name: value.decode(errors="replace") for name, value in record.headers}
-    expected = message_type.DESCRIPTOR.full_name
+    expected = _record_type(message_type)
     declared = headers.get(TYPE_HEADER, expected)
     if declared != expected:
         raise ValueError(f"record declares type {declared!r}, expected {expected!r}")
@@ -94,7 +104,14 @@ def decode(record: ConsumerRecord[bytes, bytes], message_type: type[M]) -> Deliv
         raise ValueError(f"not a valid {expected}: {error}") from None
     key = record.key.decode(errors="replace") if record.key is not None else ""
     return Delivery(
-        message, key, headers, record.topic, record.partition, record.offset, record.timestamp
+        message,
+        key,
+        headers,
+        record.topic,
+        record.partition,
+        record.offset,
+        record.timestamp,
+        record.value,
     )
 
 

@@ -13,8 +13,10 @@ import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
+from kiseki.core.store.embedded import ENGINE_CONFIG
 from kiseki.local.process import ManagedProcess, free_port
 
 # One call of the entry point per process; TabSeparated becomes the HTTP default format
@@ -45,11 +47,18 @@ class LocalClickHouse:
         return self.process.stop(grace_s=10.0)
 
 
+def _engine_settings() -> str:
+    """The settings chDB's engine gets (its parts removed serially, see embedded.py): the
+    server is the same engine, as long-lived, with the same global thread pool."""
+    root = ElementTree.fromstring(ENGINE_CONFIG.read_text())
+    return "".join(ElementTree.tostring(child, encoding="unicode") for child in root)
+
+
 def _config(http_port: int, tcp_port: int) -> str:
     return (
         "<clickhouse><listen_host>127.0.0.1</listen_host>"
         f"<http_port>{http_port}</http_port><tcp_port>{tcp_port}</tcp_port>"
-        "<users_config>users.xml</users_config></clickhouse>\n"
+        f"<users_config>users.xml</users_config>{_engine_settings()}</clickhouse>\n"
     )
 
 

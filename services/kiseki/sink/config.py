@@ -24,10 +24,11 @@ class SinkConfig:
         "KISEKI_SINK_MAX_INSERT_ROWS",
         50_000,
         unit="rows",
-        doc="a fetch's sample rows go to the store in inserts of at most this many, the next"
-        " one's columns built while one is inserted: large enough for ClickHouse (an insert"
-        " makes a part), small enough that a 100-job fetch overlaps (sink bench to the"
-        " server, paired rounds: 50k 1.13x the rows/s of 100k, 25k 1.11x)",
+        doc="a fetch's records go to the store in inserts of at most this many sample rows"
+        " (whole records; a bigger one alone), the next one read while one is inserted:"
+        " large enough for ClickHouse (an insert makes a part), small enough that a 100-job"
+        " fetch overlaps (sink bench to the server, paired rounds, when the sink built"
+        " columns: 50k 1.13x the rows/s of 100k, 25k 1.11x)",
     )
     known_prompts: int = setting(
         "KISEKI_SINK_KNOWN_PROMPTS",

@@ -18,7 +18,7 @@ from kiseki.core.service import ServiceContext
 from kiseki.core.store import Store, apply_schema
 from kiseki.sink.announce import RegressionWatch
 from kiseki.sink.config import SinkConfig
-from kiseki.sink.writer import StoreWriter
+from kiseki.sink.writer import RESULTS_VIEW, StoreWriter
 from kiseki.v1 import events_pb2 as ev
 
 log = logging.getLogger(__name__)
@@ -71,13 +71,13 @@ async def run_sink(
     producer = ProtoProducer(kafka, "kiseki-sink")
     await producer.start()
     types: dict[str, type[Message]] = {
-        topics.results: ev.JobResults,
+        topics.results: RESULTS_VIEW,
         topics.status: ev.CheckpointStatus,
         topics.checkpoints: ev.CheckpointDiscovered,
     }
     watch = RegressionWatch(store, producer, topics.status, config.regression_alpha)
 
-    async def write_results(batch: list[Delivery[ev.JobResults]]) -> None:
+    async def write_results(batch: list[Delivery[Any]]) -> None:
         await writer.write_results(batch)
         watch.offer([d.message.summary for d in batch if d.message.summary.job_id])
 

@@ -14,26 +14,43 @@ from typing import Any
 from kiseki.core.kafka import Delivery, TransientError
 from kiseki.core.status import is_lifecycle
 from kiseki.core.store import Store, StoreUnavailable
-from kiseki.core.store.base import Columns, Row
-from kiseki.core.store.columns import row_chunks, sample_columns
+from kiseki.core.store.base import Encoded, Row
 from kiseki.core.store.prompts import KnownPrompts, insert_prompts
 from kiseki.core.store.rows import checkpoint_rows, status_row, summary_row
+from kiseki.core.store.sample_wire import encoded_samples, record_samples
 from kiseki.v1 import events_pb2 as ev
+
+# How the sink's consumer decodes a results record: of each sample only what the writer
+# needs, the rest left as it came for the store to decode (sample_wire.py).
+RESULTS_VIEW = ev.JobResults.View
+# A results record as the consumer decodes it, or as a producer made it.
+Results = ev.JobResults.View | ev.JobResults
 
 
 def dedup_token(kind: str, identities: Sequence[str]) -> str:
     return f"{kind}-" + hashlib.sha256("\x1f".join(identities).encode()).hexdigest()[:32]
 
 
-def _results_identity(delivery: Delivery[ev.JobResults]) -> str:
+def _value(delivery: Delivery[Any]) -> bytes:
+    return delivery.value or delivery.message.SerializeToString()
+
+
+def _view(delivery: Delivery[Any]) -> ev.JobResults.View:
+    """The record as the consumer decoded it, or parsed so from a message made in process."""
+    if isinstance(delivery.message, ev.JobResults.View):
+        return delivery.message
+    return ev.JobResults.View.FromString(_value(delivery))
+
+
+def _results_identity(delivery: Delivery[Any]) -> str:
     """What one results message holds: a job's last chunk (with its summary) or the chunk
     starting at a sample; the same for a redelivered job, so its insert is dropped."""
-    message = delivery.message
-    if message.summary.job_id:
-        return message.summary.job_id
-    if message.samples:
-        first = message.samples[0]
-        return f"{first.job_id}@{first.sample_index}"
+    summary: ev.JobSummary = delivery.message.summary
+    if summary.job_id:
+        return summary.job_id
+    samples = _view(delivery).samples
+    if samples:
+        return f"{samples[0].job_id}@{samples[0].sample_index}"
     return f"{delivery.partition}:{delivery.offset}"
 
 
@@ -47,36 +64,52 @@ class StoreWriter:
     async def _insert(self, table: str, rows: list[Row], token: str) -> None:
         await self._off_loop(self.store.insert_rows, table, rows, token)
 
-    async def _insert_samples(self, batch: list[Delivery[ev.JobResults]], token: str) -> None:
-        """Column-oriented inserts of at most max_insert_rows each, a chunk's new prompts with
-        it; a chunk's token is the batch's with the chunk's position, the same again for the
-        same batch. While a chunk is inserted (in a thread, the store working), the next
-        one's columns are built. Its prompts count as known at once, so the next chunk does
-        not send them again, and are forgotten if the batch fails (it will be redelivered)."""
+    async def _insert_samples(self, batch: Sequence[Delivery[Any]], token: str) -> None:
+        """Inserts of whole records, at most max_insert_rows sample rows each (a bigger record
+        alone), the store decoding the records' samples, a chunk's new prompts with it; a
+        chunk's token is the batch's with the chunk's position, the same again for the same
+        batch. While a chunk is inserted (in a thread, the store working), the next one is
+        read. A record's new prompts count as known at once, so the next does not send them
+        again, and are forgotten if the batch fails (it will be redelivered)."""
         sent: list[bytes] = []
         pending: asyncio.Task[None] | None = None
+        parts: list[bytes] = []
+        prompts: dict[bytes, str] = {}
+        first = rows = 0
         try:
-            for first, samples in row_chunks(
-                [d.message.samples for d in batch], self.max_insert_rows
-            ):
-                columns, prompts = sample_columns(samples, self.known)
-                self.known.add(prompts)
-                sent.extend(prompts)
-                if pending:
-                    await pending
-                write = self._off_loop(self._write_chunk, columns, prompts, f"{token}-{first}")
-                pending = asyncio.create_task(write)
+            for delivery in batch:
+                view = _view(delivery)
+                count = len(view.samples)
+                if parts and rows + count > self.max_insert_rows:
+                    if pending:
+                        await pending
+                    pending = self._start_chunk(parts, rows, prompts, f"{token}-{first}")
+                    parts, prompts, first, rows = [], {}, first + rows, 0
+                fresh: dict[bytes, str] = {}
+                parts.append(record_samples(view, _value(delivery), self.known, fresh))
+                self.known.add(fresh)
+                sent.extend(fresh)
+                prompts.update(fresh)
+                rows += count
             if pending:
                 await pending
+            if rows:
+                await self._start_chunk(parts, rows, prompts, f"{token}-{first}")
         except BaseException:
             self.known.forget(sent)
             if pending and not pending.done():
                 await asyncio.wait([pending])
             raise
 
-    def _write_chunk(self, columns: Columns, prompts: dict[bytes, str], token: str) -> None:
+    def _start_chunk(
+        self, parts: list[bytes], rows: int, prompts: dict[bytes, str], token: str
+    ) -> asyncio.Task[None]:
+        write = self._off_loop(self._write_chunk, encoded_samples(parts, rows), prompts, token)
+        return asyncio.create_task(write)
+
+    def _write_chunk(self, samples: Encoded, prompts: dict[bytes, str], token: str) -> None:
         insert_prompts(self.store, prompts, f"{token}-prompts")
-        self.store.insert_columns("sample_results", columns, token)
+        self.store.insert_encoded("sample_results", samples, token)
 
     @staticmethod
     async def _off_loop(insert: Callable[..., None], *args: Any) -> None:
@@ -106,7 +139,8 @@ class StoreWriter:
         succeeded |= {str(r["job_id"]) for r in summaries if not r["failed"]}
         return [r for r in summaries if not (r["failed"] and r["job_id"] in succeeded)]
 
-    async def write_results(self, batch: list[Delivery[ev.JobResults]]) -> None:
+    async def write_results(self, batch: Sequence[Delivery[Any]]) -> None:
+        """`batch`: Delivery[Results], as the consumer decodes them or as made in process."""
         summaries = await self._without_stale_failures(
             [summary_row(d.message.summary) for d in batch if d.message.summary.job_id]
         )

@@ -248,6 +248,24 @@ class JobSummary(_message.Message):
 
 class JobResults(_message.Message):
     __slots__ = ("samples", "summary")
+    class View(_message.Message):
+        __slots__ = ("samples", "summary")
+        class Sample(_message.Message):
+            __slots__ = ("job_id", "sample_index", "prompt", "prompt_hash")
+            JOB_ID_FIELD_NUMBER: _ClassVar[int]
+            SAMPLE_INDEX_FIELD_NUMBER: _ClassVar[int]
+            PROMPT_FIELD_NUMBER: _ClassVar[int]
+            PROMPT_HASH_FIELD_NUMBER: _ClassVar[int]
+            job_id: str
+            sample_index: int
+            prompt: bytes
+            prompt_hash: bytes
+            def __init__(self, job_id: _Optional[str] = ..., sample_index: _Optional[int] = ..., prompt: _Optional[bytes] = ..., prompt_hash: _Optional[bytes] = ...) -> None: ...
+        SAMPLES_FIELD_NUMBER: _ClassVar[int]
+        SUMMARY_FIELD_NUMBER: _ClassVar[int]
+        samples: _containers.RepeatedCompositeFieldContainer[JobResults.View.Sample]
+        summary: JobSummary
+        def __init__(self, samples: _Optional[_Iterable[_Union[JobResults.View.Sample, _Mapping]]] = ..., summary: _Optional[_Union[JobSummary, _Mapping]] = ...) -> None: ...
     SAMPLES_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     samples: _containers.RepeatedCompositeFieldContainer[SampleResult]

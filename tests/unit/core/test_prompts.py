@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from kiseki.core.ids import prompt_hash
-from kiseki.core.store.prompts import KnownPrompts, hash_key, split_prompts
-from kiseki.v1 import events_pb2 as ev
+from kiseki.core.store.prompts import KnownPrompts, hash_key
 
 
 def test_the_hash_is_md5_of_the_utf8_text_as_clickhouse_reads_it() -> None:
@@ -20,19 +19,3 @@ def test_known_prompts_keep_the_latest_capacity() -> None:
     known.add([b"a", b"b"])
     known.add([b"c"])
     assert [d in known for d in (b"a", b"b", b"c")] == [False, True, True]
-
-
-def test_a_prompt_is_new_once_per_chunk_and_a_wrong_hash_is_replaced() -> None:
-    known = KnownPrompts(10)
-    known.add([prompt_hash("seen")])
-    samples = [
-        ev.SampleResult(prompt="seen", prompt_hash=prompt_hash("seen")),
-        ev.SampleResult(prompt="new", prompt_hash=prompt_hash("new")),
-        ev.SampleResult(prompt="new", prompt_hash=prompt_hash("new")),
-        ev.SampleResult(prompt="old runner"),
-        ev.SampleResult(prompt="lied", prompt_hash=prompt_hash("other")),
-    ]
-    new: dict[bytes, str] = {}
-    keys = split_prompts(samples, known, new)
-    assert keys == [hash_key(prompt_hash(s.prompt)) for s in samples]
-    assert new == {prompt_hash(t): t for t in ("new", "old runner", "lied")}

@@ -1,8 +1,9 @@
 """The store interface that both clients implement, and its errors.
 
 Both run the same SQL text (ClickHouse's `{name:Type}` query parameters, column-oriented
-Native inserts with an insert_deduplication_token, reads that deduplicate with `FINAL` or
-aggregation, see schema.py) through one client library, clickhouse-connect: over HTTP to a
+Native inserts or bytes the store decodes itself (Encoded), each with an
+insert_deduplication_token, reads that deduplicate with `FINAL` or aggregation, see
+schema.py) through one client library, clickhouse-connect: over HTTP to a
 server, in process to chDB. Results are decoded from the Native format by the same code, so a
 row has the same Python types on both stores (float for Float64, datetime for DateTime64,
 dict for Map, list for Array, None for NULL).
@@ -11,6 +12,7 @@ dict for Map, list for Array, None for NULL).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 Row = Mapping[str, Any]
@@ -37,6 +39,20 @@ class BadStatement(StoreError):
     """The store ran the statement and refused it (syntax, unknown table or column, types)."""
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """Rows the store decodes itself: `data` in the ClickHouse input format `fmt`, read as the
+    columns `structure`, each table column computed by its expression in `select`, with the
+    format's `settings`; `rows` counts them."""
+
+    data: bytes
+    fmt: str
+    structure: str
+    select: Mapping[str, str]
+    settings: Mapping[str, str]
+    rows: int
+
+
 class Store(Protocol):
     def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
 
@@ -45,7 +61,11 @@ class Store(Protocol):
     def insert_rows(self, table: str, rows: Sequence[Row], dedup_token: str = "") -> None: ...
 
     def insert_columns(self, table: str, columns: Columns, dedup_token: str = "") -> None:
-        """Insert equal-length columns by name: the fast path, no dict per row."""
+        """Insert equal-length columns by name: no dict per row."""
+        ...
+
+    def insert_encoded(self, table: str, encoded: Encoded, dedup_token: str = "") -> None:
+        """Insert rows that the store decodes itself (the fast path: no Python per row)."""
         ...
 
     def close(self) -> None: ...

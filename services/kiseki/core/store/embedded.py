@@ -35,4 +35,4 @@ def open_embedded(path: str) -> ClientStore:
         )
     except (ClickHouseError, OSError, RuntimeError) as error:
         raise StoreError(f"cannot open chDB at {path}: {describe(error)}") from None
-    return ClientStore(client)
+    return ClientStore(client, embedded=True)

@@ -15,7 +15,6 @@ from itertools import islice
 
 from kiseki.core.ids import prompt_hash
 from kiseki.core.store.base import Columns, Row, Store, columns_of
-from kiseki.v1 import events_pb2 as ev
 
 # MD5 as ClickHouse's UInt128 reads its 16 bytes (little-endian), as hash_key does in Python.
 PROMPT_HASH_SQL = "reinterpretAsUInt128(MD5(prompt))"
@@ -65,27 +64,6 @@ class KnownPrompts:
     def forget(self, digests: Iterable[bytes]) -> None:
         for digest in digests:
             self.keys.pop(digest, None)
-
-
-def split_prompts(
-    samples: Sequence[ev.SampleResult], known: KnownPrompts, new: dict[bytes, str]
-) -> list[int]:
-    """Each sample's hash key; the texts of the prompts `known` lacks go into `new`. A
-    prompt's text is read (and its digest checked) only when the digest is new or missing."""
-    keys: list[int] = []
-    seen = known.keys
-    for sample in samples:
-        digest = sample.prompt_hash
-        key = seen.get(digest)
-        if key is None:
-            if digest not in new:
-                text = sample.prompt
-                digest = prompt_hash(text)
-                if digest not in seen:
-                    new[digest] = text
-            key = hash_key(digest)
-        keys.append(key)
-    return keys
 
 
 def insert_prompts(store: Store, prompts: Mapping[bytes, str], dedup_token: str = "") -> None:

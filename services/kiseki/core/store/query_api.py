@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 
 from kiseki.core.grpc_server import GrpcServer
-from kiseki.core.store.base import Columns, Row, Store, StoreError, StoreUnavailable
+from kiseki.core.store.base import Columns, Encoded, Row, Store, StoreError, StoreUnavailable
 from kiseki.v1 import query_pb2, query_pb2_grpc
 
 READ_ONLY_KEYWORDS = ("select", "with", "show", "describe", "desc", "exists")
@@ -115,6 +115,9 @@ class RemoteStore:
         raise StoreError("the Query service is read-only")
 
     def insert_columns(self, table: str, columns: Columns, dedup_token: str = "") -> None:
+        raise StoreError("the Query service is read-only")
+
+    def insert_encoded(self, table: str, encoded: Encoded, dedup_token: str = "") -> None:
         raise StoreError("the Query service is read-only")
 
     def close(self) -> None:
