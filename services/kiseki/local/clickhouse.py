@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import urllib.request
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
@@ -62,18 +63,22 @@ def _config(http_port: int, tcp_port: int) -> str:
     )
 
 
-def _user(name: str, password: str, admin: bool) -> str:
-    grants = "<access_management>1</access_management>" if admin else ""
+def _user(name: str, password: str, admin: bool, grants: Sequence[str] | None = None) -> str:
+    """`grants`: the user's GRANT statements (without `TO`); None: every privilege."""
+    access = "<access_management>1</access_management>" if admin else ""
+    if grants is not None:
+        access += "<grants>" + "".join(f"<query>{escape(g)}</query>" for g in grants)
+        access += "</grants>"
     return (
         f"<{name}><password>{escape(password)}</password><networks><ip>127.0.0.1</ip></networks>"
-        f"<profile>default</profile><quota>default</quota>{grants}</{name}>"
+        f"<profile>default</profile><quota>default</quota>{access}</{name}>"
     )
 
 
-def _users(users: dict[str, str]) -> str:
+def _users(users: dict[str, str], grants: Mapping[str, Sequence[str]]) -> str:
     """`default` stays passwordless: the serving session itself logs in as it."""
     entries = _user("default", "", admin=True) + "".join(
-        _user(name, password, admin=False) for name, password in users.items()
+        _user(name, password, False, grants.get(name)) for name, password in users.items()
     )
     return (
         "<clickhouse><profiles><default/></profiles><quotas><default/></quotas>"
@@ -95,17 +100,19 @@ def start_clickhouse(
     users: dict[str, str] | None = None,
     timeout_s: float = 60.0,
     http_port: int | None = None,
+    grants: Mapping[str, Sequence[str]] | None = None,
 ) -> LocalClickHouse:
     """A server with its data under `workdir` (kept across restarts on the same workdir), its
     log under `logs` (default `workdir`), and password users `users` (name -> password) besides
-    the passwordless `default`; `http_port` brings a restarted server back where its clients
-    look (default: a free port)."""
+    the passwordless `default`, each with every privilege or, when `grants` names it, only
+    those its GRANT statements give; `http_port` brings a restarted server back where its
+    clients look (default: a free port)."""
     http_port, tcp_port = http_port or free_port(), free_port()
     run_dir, data_dir = workdir / f"clickhouse-{http_port}", workdir / "clickhouse-data"
     run_dir.mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.xml").write_text(_config(http_port, tcp_port))
-    (run_dir / "users.xml").write_text(_users(users or {}))
+    (run_dir / "users.xml").write_text(_users(users or {}, grants or {}))
     argv = [sys.executable, "-c", _SERVE, str(run_dir), _LISTEN, str(data_dir)]
     process = ManagedProcess("clickhouse", argv, (logs or workdir) / f"clickhouse-{http_port}.log")
     process.wait_ready(lambda: _pings(http_port), timeout_s)
