@@ -140,7 +140,7 @@ async def test_deployment_mode_creates_waits_adopts_and_deletes(
 
         _report_available(apps, namespace, name, deployment)
         endpoint = await asyncio.wait_for(task, timeout=30)
-        assert endpoint == Endpoint(triton.grpc_address, SERVED)
+        assert endpoint == Endpoint(triton.grpc_address, SERVED, serves=checkpoint(SERVED).uri)
 
         restarted = KubernetesDeployer(api, settings)
         await restarted.start()
@@ -210,7 +210,7 @@ async def test_kserve_mode_waits_for_ready_at_the_current_generation(
         assert not task.done()
         set_status(meta["generation"])
         endpoint = await asyncio.wait_for(task, timeout=30)
-        assert endpoint == Endpoint(triton.grpc_address, SERVED)
+        assert endpoint == Endpoint(triton.grpc_address, SERVED, serves=checkpoint(SERVED).uri)
 
         restarted = KubernetesDeployer(api, settings)
         await restarted.start()
