@@ -189,7 +189,7 @@ async def test_the_next_checkpoint_takes_over_the_deployment_by_a_swap(
         await poll_until_async(nothing_left, timeout_s=30)
 
 
-async def test_a_failed_swap_deploys_cold_and_idle_objects_go(
+async def test_a_failed_swap_deploys_cold_and_idle_objects_go_at_a_cold_deploy_and_in_time(
     kube: ControlPlane, namespace: str, triton: LocalTriton, run_volume: Path
 ) -> None:
     first, second = _checkpoint(run_volume, 0), _checkpoint(run_volume, 60)
@@ -221,8 +221,17 @@ async def test_a_failed_swap_deploys_cold_and_idle_objects_go(
         names = [d.metadata.name for d in remaining.items]
         assert names == [fresh]  # the warm one that failed its swap was deleted
 
-        deployer.warm.idle_s = 0.2  # the running reaper reads it each round
+        # Another run's checkpoint cannot take it: a cold deploy, which first deletes it.
         await deployer.teardown(second.checkpoint_id, keep_warm=True)
+        other = discovered("other-run", 0, run_volume / RUN / "checkpoint-0")
+        task = asyncio.create_task(deployer.deploy(other))
+        await _play_pod(apps, namespace, object_name(other.checkpoint_id), triton)
+        await asyncio.wait_for(task, timeout=60)
+        remaining = apps.list_namespaced_deployment(namespace)
+        assert [d.metadata.name for d in remaining.items] == [object_name(other.checkpoint_id)]
+
+        deployer.warm.idle_s = 0.2  # the running reaper reads it each round
+        await deployer.teardown(other.checkpoint_id, keep_warm=True)
 
         async def reaped() -> bool:
             found = await asyncio.to_thread(apps.list_namespaced_deployment, namespace)
