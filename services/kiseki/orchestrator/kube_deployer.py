@@ -27,7 +27,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
@@ -35,21 +34,15 @@ from kubernetes.client.exceptions import ApiException
 from kiseki.orchestrator import kube_objects as objects
 from kiseki.orchestrator.config import KubernetesConfig
 from kiseki.orchestrator.deployer import DEPLOYS, DeployError
-from kiseki.orchestrator.kserve_models import (
-    KSERVE_GROUP,
-    KSERVE_PLURAL_INFERENCESERVICE,
-    as_manifest,
-)
 from kiseki.orchestrator.kube_pod import PORTS
 from kiseki.orchestrator.kube_readiness import (
     ModelReadiness,
     TritonReadiness,
-    deployment_ready,
-    inference_service_ready,
     job_complete,
     poll,
 )
 from kiseki.orchestrator.kube_resources import run_configs
+from kiseki.orchestrator.kube_served import ServedObjects
 from kiseki.orchestrator.serving_policy import ServingResources
 from kiseki.orchestrator.warm import Idle, WarmPool
 from kiseki.serving.endpoints import Endpoint, swap_weights
@@ -58,7 +51,6 @@ from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import events_pb2 as ev
 
 log = logging.getLogger(__name__)
-GROUP, VERSION, PLURAL = KSERVE_GROUP, "v1beta1", KSERVE_PLURAL_INFERENCESERVICE
 
 
 class KubernetesDeployer:
@@ -77,8 +69,8 @@ class KubernetesDeployer:
             raise DeployError("the trtllm backend needs the KISEKI_TRTLLM_* settings")
         self.trtllm, self.vllm_threads = trtllm, vllm_threads
         self.readiness = readiness or TritonReadiness()
-        self.core, self.apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
-        self.batch, self.custom = k8s.BatchV1Api(api), k8s.CustomObjectsApi(api)
+        self.objects = ServedObjects(api, self.config)
+        self.batch = self.objects.batch  # the engine-build Jobs
         self.api = api  # shared with the conversion Jobs' converter
         self.adopted: dict[str, str] = {}  # checkpoint id -> object name, found at start
         self._notes: dict[str, dict[str, str]] = {}  # object name -> its annotations
@@ -88,7 +80,7 @@ class KubernetesDeployer:
     async def start(self) -> None:
         """Find the objects a previous orchestrator left, keyed by their checkpoint; delete
         the idle ones (no checkpoint waits on them now)."""
-        for name, notes in await asyncio.to_thread(self._list_served):
+        for name, notes in await asyncio.to_thread(self.objects.list):
             checkpoint_id = notes.get(objects.CHECKPOINT_LABEL)
             if objects.IDLE_ANNOTATION in notes:
                 await self._delete(name)
@@ -97,19 +89,6 @@ class KubernetesDeployer:
         if self.adopted:
             log.info("adopted inference services", extra={"checkpoints": sorted(self.adopted)})
         self.warm.start_reaper(lambda idle: self._delete(idle.key))
-
-    def _list_served(self) -> list[tuple[str, dict[str, str]]]:
-        """(name, annotations) of every serving object of this install."""
-        namespace, selector = self.config.namespace, objects.selector(self.config)
-        if self.config.mode == "kserve":
-            found: dict[str, Any] = self.custom.list_namespaced_custom_object(  # type: ignore[assignment]
-                GROUP, VERSION, namespace, PLURAL, label_selector=selector
-            )
-            metas = [item["metadata"] for item in found["items"]]
-            return [(str(meta["name"]), meta.get("annotations") or {}) for meta in metas]
-        deployments = self.apps.list_namespaced_deployment(namespace, label_selector=selector)
-        metadata = [d.metadata for d in deployments.items if d.metadata is not None]
-        return [(str(meta.name), meta.annotations or {}) for meta in metadata]
 
     async def deploy(
         self, checkpoint: ev.CheckpointDiscovered, serving: ServingResources | None = None
@@ -133,8 +112,12 @@ class KubernetesDeployer:
             if trtllm is not None:
                 await self._build_engine(checkpoint, cfg, trtllm, serving)
             if created:
-                await asyncio.to_thread(self._create, checkpoint, cfg, trtllm, serving, name)
-            await self._wait(lambda: self._resource_ready(name), self.config.ready_timeout_s, name)
+                self._notes[name] = {
+                    objects.MODEL_ANNOTATION: checkpoint_id,
+                    objects.SERVES_ANNOTATION: str(PurePosixPath(checkpoint.uri)),
+                }
+                await asyncio.to_thread(self.objects.create, checkpoint, cfg, trtllm, serving, name)
+            await self._wait(lambda: self.objects.ready(name), self.config.ready_timeout_s, name)
             address = self._address(name)
             notes = self._notes.get(name, {})
             models = objects.model_names(cfg, notes.get(objects.MODEL_ANNOTATION, checkpoint_id))
@@ -201,7 +184,9 @@ class KubernetesDeployer:
                 problem = await swap_weights(address, model, Path(uri), timeout_s)
                 if problem:
                     raise DeployError(problem)
-            await asyncio.to_thread(self._patch, name, objects.relabelled(checkpoint, serves))
+            await asyncio.to_thread(
+                self.objects.patch, name, objects.relabelled(checkpoint, serves)
+            )
         except (DeployError, ApiException) as error:
             log.warning(
                 "warm reuse failed; deploying cold", extra={"object": name, "error": str(error)}
@@ -214,11 +199,6 @@ class KubernetesDeployer:
         self._held[name] = dataclasses.replace(taken.idle, serves=Path(serves))
         backend, dtype = serving.backend or "hf", serving.dtype or "float32"
         return Endpoint(address, model, backend, dtype, serves)
-
-    def _patch(self, name: str, body: dict[str, Any]) -> None:
-        namespace = self.config.namespace
-        self.apps.patch_namespaced_deployment(name, namespace, body)
-        self.core.patch_namespaced_service(name, namespace, body)
 
     async def _drop_idle(self) -> None:
         for idle in self.warm.expired():
@@ -237,54 +217,6 @@ class KubernetesDeployer:
     ) -> None:
         if not await poll(condition, timeout_s, self.config.poll_s):
             raise DeployError(f"{name} not ready within {timeout_s:.0f} s")
-
-    def _create(
-        self,
-        checkpoint: ev.CheckpointDiscovered,
-        cfg: KubernetesConfig,
-        trtllm: TrtllmConfig | None,
-        serving: ServingResources,
-        name: str,
-    ) -> None:
-        """Create the objects; one that exists already (a restart, a retry) is adopted."""
-        namespace = cfg.namespace
-        self._notes[name] = {
-            objects.MODEL_ANNOTATION: checkpoint.checkpoint_id,
-            objects.SERVES_ANNOTATION: str(PurePosixPath(checkpoint.uri)),
-        }
-        if cfg.mode == "kserve":
-            body = as_manifest(objects.inference_service(cfg, checkpoint, trtllm, serving))
-            creations: list[Callable[[], object]] = [
-                lambda: self.custom.create_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, body
-                )
-            ]
-        else:
-            deployment, service = objects.deployment(cfg, checkpoint, trtllm, serving, name)
-            creations = [
-                lambda: self.apps.create_namespaced_deployment(namespace, deployment),
-                lambda: self.core.create_namespaced_service(namespace, service),
-            ]
-        for create in creations:
-            try:
-                create()
-            except ApiException as error:
-                if error.status != 409:
-                    raise
-
-    async def _resource_ready(self, name: str) -> bool:
-        namespace = self.config.namespace
-        if self.config.mode == "kserve":
-            found: dict[str, Any] = await asyncio.to_thread(
-                self.custom.get_namespaced_custom_object,  # type: ignore[arg-type]
-                GROUP, VERSION, namespace, PLURAL, name,
-            )  # fmt: skip
-            ready, why = inference_service_ready(found)
-            if not ready:
-                log.debug("inference service not ready", extra={"object": name, "why": why})
-            return ready
-        deployment = await asyncio.to_thread(self.apps.read_namespaced_deployment, name, namespace)
-        return deployment_ready(deployment)
 
     async def _build_engine(
         self,
@@ -317,7 +249,7 @@ class KubernetesDeployer:
             since = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
             idle = {"metadata": {"annotations": {objects.IDLE_ANNOTATION: since}}}
             try:
-                await asyncio.to_thread(self._patch, name, idle)
+                await asyncio.to_thread(self.objects.patch, name, idle)
                 self.warm.keep(dataclasses.replace(held, since=time.monotonic()))
                 return
             except ApiException as error:
@@ -329,30 +261,7 @@ class KubernetesDeployer:
         """Delete the objects `name` (and the build Job `job`); gone already is fine."""
         self._notes.pop(name, None)
         self._held.pop(name, None)
-        namespace = self.config.namespace
-        background = k8s.V1DeleteOptions(propagation_policy="Background")
-        deletions: list[Callable[[], object]]
-        if self.config.mode == "kserve":
-            deletions = [
-                lambda: self.custom.delete_namespaced_custom_object(
-                    GROUP, VERSION, namespace, PLURAL, name, body=background
-                )
-            ]
-        else:
-            deletions = [
-                lambda: self.apps.delete_namespaced_deployment(name, namespace, body=background),
-                lambda: self.core.delete_namespaced_service(name, namespace),
-            ]
-        if job:
-            deletions.append(
-                lambda: self.batch.delete_namespaced_job(job, namespace, body=background)
-            )
-        for delete in deletions:
-            try:
-                await asyncio.to_thread(delete)
-            except ApiException as error:
-                if error.status != 404:
-                    raise
+        await self.objects.delete(name, job)
 
     async def close(self) -> None:
         """Services outlive the orchestrator: a restart adopts them (and deletes idle ones)."""

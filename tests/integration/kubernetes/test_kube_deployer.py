@@ -25,8 +25,9 @@ from kiseki.local.triton import LocalTriton, start_triton
 from kiseki.orchestrator.__main__ import make_deployer
 from kiseki.orchestrator.config import KubernetesConfig, OrchestratorConfig
 from kiseki.orchestrator.deployer import DeployError
-from kiseki.orchestrator.kube_deployer import GROUP, PLURAL, VERSION, KubernetesDeployer
+from kiseki.orchestrator.kube_deployer import KubernetesDeployer
 from kiseki.orchestrator.kube_objects import CHECKPOINT_LABEL, RUN_LABEL, object_name
+from kiseki.orchestrator.kube_served import GROUP, PLURAL, VERSION
 from kiseki.serving.endpoints import Endpoint
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import events_pb2 as ev
