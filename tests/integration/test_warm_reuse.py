@@ -4,6 +4,7 @@ the previous checkpoint; idle models never outnumber the budget nor outstay `war
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -85,7 +86,7 @@ async def test_idle_models_go_at_a_cold_load_and_after_warm_idle_s(
     assert deployer.manager.loaded == {b.model_name: tiny_checkpoints[60]}
     assert a.model_name != b.model_name
 
-    deployer.warm_idle_s = 0.5
+    deployer.warm.idle_s = 0.5
     await deployer.teardown(second.checkpoint_id, keep_warm=True)
     assert b.model_name in deployer.manager.loaded
 
@@ -93,3 +94,25 @@ async def test_idle_models_go_at_a_cold_load_and_after_warm_idle_s(
         return deployer.manager.loaded == {}
 
     await poll_until_async(unloaded, timeout_s=30, interval_s=0.2)
+
+
+async def test_a_checkpoint_of_the_same_weights_takes_the_warm_model_without_a_swap(
+    deployer: LocalTritonDeployer, tiny_checkpoints: dict[int, Path], tmp_path: Path
+) -> None:
+    """A swap to the same weights leaves the fingerprint unchanged (read as a stale reload:
+    the model unloaded, then a cold load); the same weights are served as they are."""
+    first = discovered("run", 60, tiny_checkpoints[60])
+    copy = tmp_path / "checkpoint-61"
+    shutil.copytree(tiny_checkpoints[60], copy)
+    same = discovered("run", 61, copy)
+    a = await deployer.deploy(first)
+    await deployer.teardown(first.checkpoint_id, keep_warm=True)
+    before = [deploys(how) for how in ("cold", "swap", "reuse")]
+
+    b = await deployer.deploy(same)
+    assert (b.address, b.model_name, b.serves) == (a.address, a.model_name, a.serves)
+    after = [deploys(how) for how in ("cold", "swap", "reuse")]
+    assert [n - m for n, m in zip(after, before, strict=True)] == [0, 0, 1]
+    assert len(await _generate(b, expect=b.serves)) == 2
+    await deployer.teardown(same.checkpoint_id)
+    assert deployer.manager.loaded == {}

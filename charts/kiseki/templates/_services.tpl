@@ -82,6 +82,10 @@
   value: {{ $pairs := list }}{{ range $key, $value := $serving.nodeSelector }}{{ $pairs = append $pairs (printf "%s=%s" $key $value) }}{{ end }}{{ join "," $pairs | quote }}
 - name: KISEKI_K8S_READY_TIMEOUT_S
   value: {{ $serving.readyTimeoutSeconds | quote }}
+- name: KISEKI_WARM_IDLE_S
+  value: {{ $serving.warmIdleSeconds | quote }}
+- name: KISEKI_SERVING_VLLM_THREADS
+  value: {{ $serving.vllmThreads | quote }}
 {{- with .Values.conversion }}
 - name: KISEKI_K8S_CONVERSION_CLAIM
   value: {{ .existingClaim | quote }}
@@ -122,6 +126,8 @@
 {{- end -}}
 {{- define "kiseki.volumes.orchestrator" -}}
 {{ include "kiseki.configVolume" . }}
+{{- /* Warm reuse compares a checkpoint's config and tokenizer with the served one's. */}}
+{{ include "kiseki.checkpointVolume" . }}
 {{- if .Values.conversion.existingClaim }}
 - name: converted
   persistentVolumeClaim: {claimName: {{ .Values.conversion.existingClaim | quote }}}
@@ -133,6 +139,7 @@
 {{- end -}}
 {{- define "kiseki.mounts.orchestrator" -}}
 - {name: config, mountPath: /etc/kiseki/config, readOnly: true}
+{{ include "kiseki.checkpointMount" . }}
 {{- if .Values.conversion.existingClaim }}
 - {name: converted, mountPath: {{ .Values.conversion.mountPath }}}
 {{- end }}

@@ -29,15 +29,16 @@ def make_deployer(config: OrchestratorConfig, policies: PolicyBook | None = None
     """The deployer KISEKI_DEPLOYER names. A Kubernetes one uses the pod's ServiceAccount, or
     the kubeconfig (KUBECONFIG) when the orchestrator runs outside the cluster; it reads the
     KISEKI_TRTLLM_* settings when the backend, or a run's serving.backend, is trtllm."""
+    if config.warm_idle_s < 0:
+        raise ConfigError(f"KISEKI_WARM_IDLE_S={config.warm_idle_s} must be at least 0")
     if config.deployer == "local":
         if config.serving_backend not in BACKENDS:
             raise ConfigError(
                 f"KISEKI_SERVING_BACKEND={config.serving_backend!r} must be one of"
                 f" {sorted(BACKENDS)}"
             )
-        if config.warm_idle_s < 0:
-            raise ConfigError(f"KISEKI_WARM_IDLE_S={config.warm_idle_s} must be at least 0")
-        options = ServingOptions(backend=config.serving_backend)
+        threads = config.serving_vllm_threads
+        options = ServingOptions(backend=config.serving_backend, vllm_threads_bind=threads)
         manager = LocalEndpointManager(config.workdir, options)
         return LocalTritonDeployer(manager, config.warm_idle_s)
     if config.deployer != "kubernetes":
@@ -55,7 +56,13 @@ def make_deployer(config: OrchestratorConfig, policies: PolicyBook | None = None
         kube_config.load_incluster_config()
     except kube_config.ConfigException:
         kube_config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
-    return KubernetesDeployer(client.ApiClient(), cluster, trtllm)
+    return KubernetesDeployer(
+        client.ApiClient(),
+        cluster,
+        trtllm,
+        warm_idle_s=config.warm_idle_s,
+        vllm_threads=config.serving_vllm_threads,
+    )
 
 
 def make_converter(config: OrchestratorConfig, deployer: Deployer) -> CheckpointConverter:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiseki.core.config import ConfigError, setting
+from kiseki.serving.repository import THREADS_BIND
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,11 @@ class OrchestratorConfig:
         "KISEKI_WARM_IDLE_S",
         30.0,
         unit="seconds",
-        doc="local mode: a finished checkpoint's model whose run has more waiting stays loaded"
-        " this long for the next one to take it over by a weight swap (HF 0.8 s vs 8.4 s cold,"
-        " vLLM 0.1 s vs 26 s: tools/bench/hot_swap.py); the next pick is usually the next"
-        " tick, and a cold load unloads idle models first; 0: every checkpoint loads cold",
+        doc="a finished checkpoint's model (Kubernetes: its Deployment) whose run has more"
+        " waiting stays up this long for the next one to take it over by a weight swap (HF"
+        " 0.8 s vs 8.4 s cold, vLLM 0.1 s vs 26 s: tools/bench/hot_swap.py; a pod's cold start"
+        " adds scheduling and the image); the next pick is usually the next tick, and a cold"
+        " deploy drops idle ones first; 0: every checkpoint deploys cold",
     )
     serving_backend: str = setting(
         "KISEKI_SERVING_BACKEND",
@@ -112,9 +114,23 @@ class OrchestratorConfig:
         " scorer) or 'vllm' (vLLM's engine, prefix caching; 1,024 four-shot prompts on a 4x256"
         " GPT-2 here: ~65-71 samples/s on hf, see tools/bench/vllm_serving.py for vllm)",
     )
+    serving_vllm_threads: str = setting(
+        "KISEKI_SERVING_VLLM_THREADS",
+        "",
+        doc="the vllm backend's compute cores (VLLM_CPU_OMP_THREADS_BIND: '0-1', '0,2-3') on"
+        " vLLM's CPU build, locally and in each serving pod (a run's serving.vllm_threads wins);"
+        " empty: vLLM's default, one thread and a core left to its scheduler (1,024 four-shot"
+        " prompts, 4x256 GPT-2, prefix caching: ~263 samples/s on one thread, 414-420 on two,"
+        " tools/bench/vllm_knobs.py)",
+    )
 
     def validate(self) -> OrchestratorConfig:
         """Raise ConfigError naming the first variable whose value cannot work."""
+        threads = self.serving_vllm_threads
+        if threads and not THREADS_BIND.match(threads):
+            raise ConfigError(
+                f"KISEKI_SERVING_VLLM_THREADS={threads!r} must be cores like 0-1 or 0,2-3"
+            )
         if self.conversion_slots < 1:
             raise ConfigError(f"KISEKI_CONVERSION_SLOTS={self.conversion_slots} must be at least 1")
         if self.conversion_ahead < 0:

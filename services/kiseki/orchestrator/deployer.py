@@ -6,27 +6,25 @@ interface on a cluster.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import logging
-import time
 from pathlib import Path
 from typing import Protocol
 
 from prometheus_client import Counter
 
 from kiseki.orchestrator.serving_policy import ServingResources
+from kiseki.orchestrator.warm import Idle, WarmPool
 from kiseki.serving.endpoints import Endpoint, EndpointLoadError, LocalEndpointManager
 from kiseki.serving.repository import ServingOptions
-from kiseki.serving.swap import SWAP_VERIFIED, SwapRefused, check_swappable
 from kiseki.v1 import events_pb2 as ev
 
 log = logging.getLogger(__name__)
 SERVABLE = {ev.CHECKPOINT_FORMAT_HF, ev.CHECKPOINT_FORMAT_HF_TRAINER}
 DEPLOYS = Counter(
     "kiseki_endpoint_deploys_total",
-    "Checkpoints put on an endpoint: a cold load, or a warm model's weights swapped",
+    "Checkpoints put on an endpoint: a cold load, a warm model's weights swapped, or a warm"
+    " model reused as it is (the same weights)",
     ["how"],
 )
 
@@ -54,8 +52,8 @@ class Deployer(Protocol):
 
 class LocalTritonDeployer:
     """Each checkpoint is served by a model of one local tritonserver. Of a run's serving
-    resources it honours the backend (hf, vllm) and the dtype; GPUs, memory and node placement
-    are the cluster's.
+    resources it honours the backend (hf, vllm), the dtype and vLLM's cores; GPUs, memory and
+    node placement are the cluster's.
 
     Warm reuse: a finished checkpoint's model whose run has more waiting stays loaded for
     `warm_idle_s`, and the next checkpoint of its architecture and tokenizer takes it over by a
@@ -63,18 +61,16 @@ class LocalTritonDeployer:
     vs 8.4 s here, vLLM 0.1 s vs 26 s: tools/bench/hot_swap.py). A cold load first unloads
     every idle model, so no more models are loaded than the budget's endpoints. The jobs carry
     the checkpoint the model must be serving, so a redelivered job of the previous checkpoint
-    is refused by it."""
+    is refused by it. A checkpoint whose weights are the idle model's own (byte for byte) takes
+    it as it is: a swap would leave the fingerprint unchanged."""
 
     def __init__(self, manager: LocalEndpointManager, warm_idle_s: float = 0.0) -> None:
-        self.manager, self.warm_idle_s = manager, warm_idle_s
+        self.manager, self.warm = manager, WarmPool(warm_idle_s)
         self._serving: dict[str, str] = {}  # checkpoint id -> the model serving it
-        self._idle: dict[str, float] = {}  # model -> when its checkpoint finished (monotonic)
-        self._reaper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.manager.start()
-        if self.warm_idle_s > 0 and (self._reaper is None or self._reaper.done()):
-            self._reaper = asyncio.create_task(self._reap())
+        self.warm.start_reaper(lambda idle: self.manager.unload(idle.key))
 
     def _options(self, serving: ServingResources) -> ServingOptions:
         options = self.manager.options
@@ -82,6 +78,7 @@ class LocalTritonDeployer:
             options,
             backend=serving.backend or options.backend,
             dtype=serving.dtype or options.dtype,
+            vllm_threads_bind=serving.vllm_threads or options.vllm_threads_bind,
         )
 
     async def deploy(
@@ -121,52 +118,39 @@ class LocalTritonDeployer:
         return name
 
     async def _warm(self, checkpoint: Path, options: ServingOptions) -> Endpoint | None:
-        """The endpoint of an idle model that took `checkpoint` by a swap, or None."""
-        for name in list(self._idle):
-            current = self.manager.loaded.get(name)
-            if current is None or self.manager.options_of(name) != options:
-                continue
-            try:
-                check_swappable(current, checkpoint, SWAP_VERIFIED.get(options.backend))
-            except SwapRefused:
-                continue
-            del self._idle[name]  # before the swap's awaits: no other deploy takes it
-            try:
-                endpoint = await self.manager.swap(name, checkpoint)
-            except (EndpointLoadError, TimeoutError) as error:
-                # The manager unloaded it: a cold load serves the checkpoint instead.
-                log.warning("weight swap failed; loading cold", extra={"error": str(error)})
-                return None
-            DEPLOYS.labels("swap").inc()
-            return endpoint
-        return None
+        """The endpoint of an idle model that now serves `checkpoint`, or None."""
+        loaded = self.manager.loaded
+        taken = await self.warm.take(checkpoint, options, lambda idle: idle.key in loaded)
+        if taken is None:
+            return None
+        name = taken.idle.key
+        if taken.same_weights:  # its jobs expect the weights' own checkpoint: the same values
+            DEPLOYS.labels("reuse").inc()
+            return await self.manager.load(name, taken.idle.serves, options)
+        try:
+            endpoint = await self.manager.swap(name, checkpoint)
+        except (EndpointLoadError, TimeoutError) as error:
+            # The manager unloaded it: a cold load serves the checkpoint instead.
+            log.warning("weight swap failed; loading cold", extra={"error": str(error)})
+            return None
+        DEPLOYS.labels("swap").inc()
+        return endpoint
 
-    async def _evict_idle(self, older_than_s: float = 0.0) -> None:
-        now = time.monotonic()
-        for name, since in list(self._idle.items()):
-            if now - since >= older_than_s and self._idle.pop(name, None) is not None:
-                await self.manager.unload(name)
-
-    async def _reap(self) -> None:
-        while True:
-            await asyncio.sleep(min(1.0, self.warm_idle_s))
-            try:
-                await self._evict_idle(self.warm_idle_s)
-            except Exception:  # the next round tries again
-                log.exception("unloading an idle model failed")
+    async def _evict_idle(self) -> None:
+        for idle in self.warm.expired():
+            await self.manager.unload(idle.key)
 
     async def teardown(self, checkpoint_id: str, keep_warm: bool = False) -> None:
         name = self._serving.pop(checkpoint_id, checkpoint_id)
-        if name not in self.manager.loaded:
+        serves, options = self.manager.loaded.get(name), self.manager.options_of(name)
+        if serves is None or options is None:
             return
-        if keep_warm and self.warm_idle_s > 0:
-            self._idle[name] = time.monotonic()
+        if keep_warm and self.warm.enabled:
+            self.warm.keep(Idle(name, "", serves, options.backend, options))
         else:
+            self.warm.forget(name)
             await self.manager.unload(name)
 
     async def close(self) -> None:
-        if self._reaper is not None:
-            self._reaper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reaper
+        await self.warm.close()
         await self.manager.stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import PurePosixPath
+from typing import Any
 
 from kubernetes import client as k8s
 
@@ -26,6 +27,14 @@ from kiseki.v1 import events_pb2 as ev
 MANAGER = "kiseki-orchestrator"
 COMPONENT = "inference"
 RUN_LABEL, CHECKPOINT_LABEL = "kiseki.dev/run-id", "kiseki.dev/checkpoint-id"
+# The object's own name: its pods' label, so a Service never selects another object's pod
+# (an object kept warm keeps the pods of the checkpoint that created it).
+ENDPOINT_LABEL = "kiseki.dev/endpoint"
+# Annotations of a serving object: its Triton model (named after the checkpoint that created
+# it), the checkpoint path whose weights it serves (a warm object swaps), and since when it
+# waits idle for the next checkpoint of its run (wall clock, ISO 8601; absent: serving).
+MODEL_ANNOTATION, SERVES_ANNOTATION = "kiseki.dev/model", "kiseki.dev/serves"
+IDLE_ANNOTATION = "kiseki.dev/idle-since"
 KSERVE_SERVICE_PORT = 80
 TRTLLM_MODELS = ("kiseki", "tensorrt_llm", "loglikelihood")
 _NAME_UNSAFE = re.compile(r"[^a-z0-9-]+")
@@ -76,13 +85,32 @@ def identity_annotations(checkpoint: ev.CheckpointDiscovered) -> dict[str, str]:
 
 
 def identity(
-    cfg: KubernetesConfig, checkpoint: ev.CheckpointDiscovered, **annotations: str
+    cfg: KubernetesConfig,
+    checkpoint: ev.CheckpointDiscovered,
+    name: str = "",
+    **annotations: str,
 ) -> k8s.V1ObjectMeta:
+    """`name`: the object's (default: the checkpoint's object_name)."""
+    served = {
+        MODEL_ANNOTATION: checkpoint.checkpoint_id,
+        SERVES_ANNOTATION: str(PurePosixPath(checkpoint.uri)),
+    }
     return k8s.V1ObjectMeta(
-        name=object_name(checkpoint.checkpoint_id),
+        name=name or object_name(checkpoint.checkpoint_id),
         labels=identity_labels(cfg, checkpoint),
-        annotations=annotations | identity_annotations(checkpoint),
+        annotations=annotations | served | identity_annotations(checkpoint),
     )
+
+
+def relabelled(checkpoint: ev.CheckpointDiscovered, serves: str) -> dict[str, Any]:
+    """The merge patch that hands a warm object to `checkpoint` (its weights: `serves`)."""
+    return {
+        "metadata": {
+            "labels": {CHECKPOINT_LABEL: label_value(checkpoint.checkpoint_id)},
+            "annotations": identity_annotations(checkpoint)
+            | {SERVES_ANNOTATION: serves, IDLE_ANNOTATION: None},
+        }
+    }
 
 
 def deployment(
@@ -90,15 +118,20 @@ def deployment(
     checkpoint: ev.CheckpointDiscovered,
     trtllm: TrtllmConfig | None,
     serving: ServingResources | None = None,
+    name: str = "",
 ) -> tuple[k8s.V1Deployment, k8s.V1Service]:
-    meta = identity(cfg, checkpoint)
+    """`name`: the objects' (default: the checkpoint's object_name)."""
+    meta = identity(cfg, checkpoint, name)
     match = {
         CHECKPOINT_LABEL: label_value(checkpoint.checkpoint_id),
         "app.kubernetes.io/instance": cfg.instance,
+        ENDPOINT_LABEL: str(meta.name),
     }
     template = k8s.V1PodTemplateSpec(
-        metadata=k8s.V1ObjectMeta(labels=meta.labels, annotations=meta.annotations),
-        spec=pod_spec(cfg, checkpoint, trtllm, str(meta.name), serving),
+        metadata=k8s.V1ObjectMeta(
+            labels=identity_labels(cfg, checkpoint) | match, annotations=meta.annotations
+        ),
+        spec=pod_spec(cfg, checkpoint, trtllm, object_name(checkpoint.checkpoint_id), serving),
     )
     spec = k8s.V1DeploymentSpec(
         replicas=1, selector=k8s.V1LabelSelector(match_labels=match), template=template
@@ -130,7 +163,7 @@ def inference_service(
     serving: ServingResources | None = None,
 ) -> V1beta1InferenceService:
     meta = identity(
-        cfg, checkpoint, **{"serving.kserve.io/deploymentMode": cfg.kserve_deployment_mode}
+        cfg, checkpoint, "", **{"serving.kserve.io/deploymentMode": cfg.kserve_deployment_mode}
     )
     pod = pod_spec(cfg, checkpoint, trtllm, str(meta.name), serving)
     predictor = V1beta1PredictorSpec(

@@ -67,6 +67,8 @@ def tolerations(gpus: int, serving: ServingResources) -> list[k8s.V1Toleration] 
 
 
 def python_backend_args(serving: ServingResources) -> list[str]:
-    """The repository writer's flags for kiseki's Triton model (hf or vllm, the dtype)."""
+    """The repository writer's flags for kiseki's Triton model (hf or vllm, vLLM's cores,
+    the dtype)."""
     args = ["--backend", serving.backend] if serving.backend in ("hf", "vllm") else []
+    args += ["--vllm-threads", serving.vllm_threads] if serving.vllm_threads else []
     return args + (["--dtype", serving.dtype] if serving.dtype else [])

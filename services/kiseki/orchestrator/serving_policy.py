@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiseki.orchestrator.policy_errors import PolicyError
+from kiseki.serving.repository import THREADS_BIND
 
 BACKENDS = ("hf", "vllm", "trtllm")
 DTYPES = ("float32", "float16", "bfloat16")
@@ -35,6 +36,7 @@ _KEYS = (
     "node_selector",
     "tolerations",
     "node_pool",
+    "vllm_threads",
 )
 
 
@@ -58,6 +60,9 @@ class ServingResources:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: tuple[Toleration, ...] = ()
     node_pool: str = ""  # the budget's pool the endpoint's GPUs come from
+    # vLLM's compute cores ("0-3", VLLM_CPU_OMP_THREADS_BIND) on the CPU build; None: the
+    # deployer's KISEKI_SERVING_VLLM_THREADS.
+    vllm_threads: str | None = None
 
     @property
     def budget_gpus(self) -> int:
@@ -123,6 +128,11 @@ def parse_serving(
     tolerations = raw.get("tolerations")
     if tolerations is not None and not isinstance(tolerations, list):
         raise PolicyError(f"{where}.tolerations: expected a list")
+    threads = raw.get("vllm_threads")
+    if threads is not None and not (isinstance(threads, str) and THREADS_BIND.match(threads)):
+        raise PolicyError(
+            f"{where}.vllm_threads: expected cores like '0-3' or '0,2-3', got {threads!r}"
+        )
     node_pool = raw.get("node_pool", base.node_pool)
     if not isinstance(node_pool, str):
         raise PolicyError(f"{where}.node_pool: expected the name of a budget pool")
@@ -139,6 +149,7 @@ def parse_serving(
         if tolerations is None
         else tuple(_toleration(t, f"{where}.tolerations[{i}]") for i, t in enumerate(tolerations)),
         "node_pool": node_pool,
+        "vllm_threads": threads,
     }
     merged = dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
     return _checked(merged, where)

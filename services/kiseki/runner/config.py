@@ -38,6 +38,15 @@ class RunnerConfig:
         unit="seconds",
         doc="wait after the first failed try; doubles each time (0.5 s … 16 s over 6 tries)",
     )
+    endpoint_wait_s: float = setting(
+        "KISEKI_RUNNER_ENDPOINT_WAIT_S",
+        300.0,
+        unit="seconds",
+        doc="longest a job waits, beyond its tries, while its endpoint is up but reloading its"
+        " model (not ready, or its model process died and is being replaced): a vLLM model"
+        " process takes 20-40 s to reload on a quiet machine and ~70 s on a loaded one, more"
+        " than the tries' 16 s of backoff",
+    )
     max_job_s: float = setting(
         "KISEKI_RUNNER_MAX_JOB_S",
         6 * 3600.0,

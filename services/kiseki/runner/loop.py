@@ -3,7 +3,9 @@
 Samples are published as their requests return, the summary last, all before the job's
 offset is committed: a runner killed mid-job leaves the job to another runner, which
 publishes it again whole (at-least-once; the store keeps one row per sample).
-An endpoint that stays unavailable makes the job FAILED with the reason, after retries.
+An endpoint that stays unavailable makes the job FAILED with the reason, after retries; while
+the endpoint is up but reloading the job's model, the job waits for it (up to
+KISEKI_RUNNER_ENDPOINT_WAIT_S) instead of spending its tries.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from kiseki.serving.client import ScoringClient
 from kiseki.v1 import events_pb2 as ev
 
 log = logging.getLogger(__name__)
+# Triton's error while a model's Python process is dead (the endpoint replaces it) and the
+# poll between readiness checks while a model reloads.
+RELOADING, RELOAD_POLL_S = "not healthy", 1.0
 JobScorer = Callable[[ev.EvaluationJob, ScoringClient, Emit], Awaitable[ev.JobResults]]
 
 
@@ -72,39 +77,67 @@ class TaskRunner:
         results = await self.score(job, client, emit)
         return ev.JobResults(samples=results.samples[published:], summary=results.summary)
 
+    def _client(self, job: ev.EvaluationJob) -> ScoringClient:
+        config = self.config
+        return ScoringClient(
+            job.endpoint,
+            job.model_name,
+            config.items_per_request,
+            config.max_in_flight,
+            config.request_timeout_s,
+            expect=job.served_checkpoint,
+        )
+
     async def _attempts(self, job: ev.EvaluationJob, published_ms: int) -> ev.JobResults | None:
+        """Tries the job; a try while the endpoint reloads its model does not count (up to
+        endpoint_wait_s), since a reload outlasts the tries' backoff."""
         started, backoff, reason = time.monotonic(), self.config.first_backoff_s, ""
-        for attempt in range(1, self.config.max_attempts + 1):
-            client = ScoringClient(
-                job.endpoint,
-                job.model_name,
-                self.config.items_per_request,
-                self.config.max_in_flight,
-                self.config.request_timeout_s,
-                expect=job.served_checkpoint,
-            )
+        deadline, attempt = started + self.config.endpoint_wait_s, 0
+        while attempt < self.config.max_attempts:
+            client = self._client(job)
             try:
-                return await self._attempt(job, client)
-            # A bad dataset, job or settings, or a metric that cannot run here: retrying
-            # cannot help.
-            except (ValueError, KeyError, MetricUnavailable) as error:
-                return failed_results(job, f"{type(error).__name__}: {error}", started)
-            except InferenceServerException as error:
-                reason = f"endpoint {job.endpoint} model {job.model_name}: {error.message()}"
-                log.warning(
-                    "job attempt failed",
-                    extra={"job_id": job.job_id, "attempt": attempt, "error": reason},
-                )
+                try:
+                    return await self._attempt(job, client)
+                # A bad dataset, job or settings, or a metric that cannot run here: retrying
+                # cannot help.
+                except (ValueError, KeyError, MetricUnavailable) as error:
+                    return failed_results(job, f"{type(error).__name__}: {error}", started)
+                except InferenceServerException as error:
+                    reason = f"endpoint {job.endpoint} model {job.model_name}: {error.message()}"
+                    log.warning(
+                        "job attempt failed",
+                        extra={"job_id": job.job_id, "attempt": attempt + 1, "error": reason},
+                    )
+                reloaded = await self._outwait_reload(client, reason, deadline)
             finally:
                 await client.close()
             if await self.finished.stale(job.checkpoint_id, published_ms):
                 return None  # finished or deployed again meanwhile: a newer copy exists
+            if reloaded:
+                continue
+            attempt += 1
             if attempt < self.config.max_attempts:
                 await asyncio.sleep(backoff)
                 backoff *= 2
         return failed_results(
             job, f"gave up after {self.config.max_attempts} attempts: {reason}", started
         )
+
+    async def _outwait_reload(self, client: ScoringClient, reason: str, deadline: float) -> bool:
+        """Whether the endpoint was reloading the model (its server live; the model not ready,
+        or its process dead and being replaced) and has it ready again before `deadline`."""
+        try:
+            if time.monotonic() >= deadline or not await client.server_live():
+                return False
+            if RELOADING not in reason and await client.ready():
+                return False  # ready, and still it failed: a try spent
+            while time.monotonic() < deadline:
+                await asyncio.sleep(RELOAD_POLL_S)
+                if await client.ready():
+                    return True
+        except InferenceServerException:
+            return False  # the server went away: the tries decide
+        return False
 
     async def handle(self, delivery: Delivery[ev.EvaluationJob]) -> None:
         job = delivery.message

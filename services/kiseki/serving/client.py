@@ -53,6 +53,9 @@ class ScoringClient:
     async def ready(self) -> bool:
         return bool(await self._client.is_model_ready(self.model_name))
 
+    async def server_live(self) -> bool:
+        return bool(await self._client.is_server_live())
+
     async def _packed(
         self,
         items: Sequence[Item],

@@ -72,6 +72,27 @@ async def _wait_for(condition: Callable[[], Awaitable[bool]], timeout_s: float, 
         await asyncio.sleep(0.1)
 
 
+async def swap_weights(
+    address: str,
+    model_name: str,
+    checkpoint: Path,
+    timeout_s: float,
+    reference: list[float] | None = None,
+) -> str:
+    """Have the model at `address` load `checkpoint`'s weights in place (SWAP_CHECKPOINT);
+    why it cannot be trusted then (its error, or its fingerprint's problem), or "" when the
+    fingerprint proves the new weights. Local and Kubernetes endpoints swap the same way."""
+    client = ScoringClient(address, model_name, timeout_s=timeout_s)
+    try:
+        before = await client.swap("")
+        after = await client.swap(str(checkpoint))
+        return fingerprint_problem(before, after, reference, SWAP_TOLERANCE)
+    except InferenceServerException as error:
+        return str(error.message())
+    finally:
+        await client.close()
+
+
 class LocalEndpointManager:
     def __init__(
         self, workdir: Path, options: ServingOptions | None = None, ready_timeout_s: float = 300.0
@@ -282,15 +303,8 @@ class LocalEndpointManager:
             server, options = await self._ensure_server(), self._options[name]
             if self._loaded[name] == checkpoint:
                 return self._endpoint(server, name, options, checkpoint)
-            client = ScoringClient(server.grpc_address, name, timeout_s=self.ready_timeout_s)
-            try:
-                before = await client.swap("")
-                after = await client.swap(str(checkpoint))
-                problem = fingerprint_problem(before, after, reference, SWAP_TOLERANCE)
-            except InferenceServerException as error:
-                problem = error.message()
-            finally:
-                await client.close()
+            address, timeout_s = server.grpc_address, self.ready_timeout_s
+            problem = await swap_weights(address, name, checkpoint, timeout_s, reference)
             if problem:
                 await self._while_server_down(f"unloading {name}", partial(self._unload, name))
                 raise EndpointLoadError(f"swapping {name} to {checkpoint}: {problem}")

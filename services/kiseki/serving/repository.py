@@ -8,6 +8,7 @@ environment, named to the stub by EXECUTION_ENV_PATH).
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from kiseki.local.paths import vllm_env_dir
 
+# VLLM_CPU_OMP_THREADS_BIND's form: cores and ranges of cores, comma separated ("0-1", "0,2-3").
+THREADS_BIND = re.compile(r"^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$")
 MODEL_FILE = Path(__file__).resolve().parent / "triton_model" / "model.py"
 SERVICES_PATH = Path(__file__).resolve().parents[2]
 STRING, INT32, FP64, BOOL = mc.TYPE_STRING, mc.TYPE_INT32, mc.TYPE_FP64, mc.TYPE_BOOL
@@ -118,8 +121,13 @@ def main() -> None:
     parser.add_argument("--gpu", action="store_true", help="KIND_GPU model instances")
     parser.add_argument("--backend", choices=sorted(BACKENDS), default="hf", help="the scorer")
     parser.add_argument("--dtype", default="float32", help="the weights' dtype when loaded")
+    parser.add_argument("--vllm-threads", default="", help="vLLM's compute cores, e.g. 0-3")
     args = parser.parse_args()
-    options = ServingOptions(gpu=args.gpu, backend=args.backend, dtype=args.dtype)
+    if args.vllm_threads and not THREADS_BIND.match(args.vllm_threads):
+        parser.error(f"--vllm-threads {args.vllm_threads!r}: expected cores like 0-3 or 0,2")
+    options = ServingOptions(
+        gpu=args.gpu, backend=args.backend, dtype=args.dtype, vllm_threads_bind=args.vllm_threads
+    )
     print(write_model(args.out, args.name, args.checkpoint, options))
 
 

@@ -12,6 +12,7 @@ known (a cold load of the same checkpoint gives one).
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import json
 from pathlib import Path
@@ -22,6 +23,8 @@ FINGERPRINT_PROBE = (("kiseki 軌跡: 1 2 3", " 4 5"), ("The quick brown", " fox
 SWAP_TOLERANCE = 1e-4
 # Keys of config.json that say nothing about the architecture.
 _NOT_ARCHITECTURE = {"_name_or_path", "transformers_version", "torch_dtype", "dtype"}
+# What a checkpoint's weights are stored in (HF: safetensors or pickled shards and their index).
+_WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.safetensors.index.json", "*.bin.index.json")
 _TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer.model",
@@ -36,8 +39,13 @@ _TOKENIZER_FILES = (
 # the new checkpoint, same fingerprint to 1e-4): Llama, LLM-jp's. GPT-2's did not (tied
 # embeddings): its fingerprint changed but matched neither checkpoint, so it is cold-loaded.
 VLLM_SWAP_VERIFIED = frozenset({"LlamaForCausalLM"})
-# Per backend, the architectures its swap is known good for (None: any it can load).
-SWAP_VERIFIED: dict[str, frozenset[str] | None] = {"hf": None, "vllm": VLLM_SWAP_VERIFIED}
+# Per backend, the architectures its swap is known good for (None: any it can load); none for
+# TensorRT-LLM: an engine is built for one checkpoint's weights, so its front model never swaps.
+SWAP_VERIFIED: dict[str, frozenset[str] | None] = {
+    "hf": None,
+    "vllm": VLLM_SWAP_VERIFIED,
+    "trtllm": frozenset(),
+}
 
 
 class SwapRefused(ValueError):
@@ -61,10 +69,7 @@ def _tokenizer_digest(checkpoint: Path) -> str:
     return digest.hexdigest()
 
 
-def check_swappable(current: Path, new: Path, verified: frozenset[str] | None = None) -> None:
-    """SwapRefused unless `new` has `current`'s architecture and tokenizer (and, for an
-    engine whose reload is known good only for some, one of the `verified` architectures)."""
-    old_arch, new_arch = _architecture(current), _architecture(new)
+def _check_verified(new_arch: dict[str, object], verified: frozenset[str] | None) -> None:
     names = new_arch.get("architectures")
     listed = {str(name) for name in names} if isinstance(names, list) else {"?"}
     if verified is not None and not listed <= verified:
@@ -72,6 +77,10 @@ def check_swappable(current: Path, new: Path, verified: frozenset[str] | None = 
             f"in-place reload of {sorted(listed)} is not known to match a cold load on this"
             f" engine (verified: {sorted(verified)})"
         )
+
+
+def _check_same_model(current: Path, new: Path) -> dict[str, object]:
+    old_arch, new_arch = _architecture(current), _architecture(new)
     if old_arch != new_arch:
         keys = sorted(
             k for k in old_arch.keys() | new_arch.keys() if old_arch.get(k) != new_arch.get(k)
@@ -79,6 +88,38 @@ def check_swappable(current: Path, new: Path, verified: frozenset[str] | None = 
         raise SwapRefused(f"{new} has another architecture ({', '.join(keys)} differ)")
     if _tokenizer_digest(current) != _tokenizer_digest(new):
         raise SwapRefused(f"{new} has another tokenizer")
+    return new_arch
+
+
+def check_swappable(current: Path, new: Path, verified: frozenset[str] | None = None) -> None:
+    """SwapRefused unless `new` has `current`'s architecture and tokenizer (and, for an
+    engine whose reload is known good only for some, one of the `verified` architectures)."""
+    new_arch = _check_same_model(current, new)
+    _check_verified(new_arch, verified)
+
+
+def same_weights(current: Path, new: Path) -> bool:
+    """Whether `new` holds byte for byte `current`'s weight files (a run that saved twice
+    without a step between, a copy): swapping to them would leave the fingerprint unchanged,
+    which reads as a stale reload. Files of different weights differ in their first tensor's
+    bytes, so the comparison stops early; only identical files are read whole."""
+    names = sorted({p.name for pattern in _WEIGHT_PATTERNS for p in current.glob(pattern)})
+    if not names or names != sorted(
+        {p.name for pattern in _WEIGHT_PATTERNS for p in new.glob(pattern)}
+    ):
+        return False
+    return all(filecmp.cmp(current / name, new / name, shallow=False) for name in names)
+
+
+def plan_swap(current: Path, new: Path, verified: frozenset[str] | None = None) -> bool:
+    """True when the engine serving `current` can serve `new` as it is (the same model, the
+    same weights), False when it must swap its weights; SwapRefused when it cannot take `new`.
+    It reads files (the weights whole when equal): call it off the event loop."""
+    new_arch = _check_same_model(current, new)
+    if same_weights(current, new):
+        return True
+    _check_verified(new_arch, verified)
+    return False
 
 
 def fingerprint_problem(

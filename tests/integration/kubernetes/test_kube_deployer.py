@@ -25,8 +25,9 @@ from kiseki.local.triton import LocalTriton, start_triton
 from kiseki.orchestrator.__main__ import make_deployer
 from kiseki.orchestrator.config import KubernetesConfig, OrchestratorConfig
 from kiseki.orchestrator.deployer import DeployError
-from kiseki.orchestrator.kube_deployer import GROUP, PLURAL, VERSION, KubernetesDeployer
+from kiseki.orchestrator.kube_deployer import KubernetesDeployer
 from kiseki.orchestrator.kube_objects import CHECKPOINT_LABEL, RUN_LABEL, object_name
+from kiseki.orchestrator.kube_served import GROUP, PLURAL, VERSION
 from kiseki.serving.endpoints import Endpoint
 from kiseki.serving.trtllm.config import TrtllmConfig
 from kiseki.v1 import events_pb2 as ev
@@ -140,7 +141,7 @@ async def test_deployment_mode_creates_waits_adopts_and_deletes(
 
         _report_available(apps, namespace, name, deployment)
         endpoint = await asyncio.wait_for(task, timeout=30)
-        assert endpoint == Endpoint(triton.grpc_address, SERVED)
+        assert endpoint == Endpoint(triton.grpc_address, SERVED, serves=checkpoint(SERVED).uri)
 
         restarted = KubernetesDeployer(api, settings)
         await restarted.start()
@@ -210,7 +211,7 @@ async def test_kserve_mode_waits_for_ready_at_the_current_generation(
         assert not task.done()
         set_status(meta["generation"])
         endpoint = await asyncio.wait_for(task, timeout=30)
-        assert endpoint == Endpoint(triton.grpc_address, SERVED)
+        assert endpoint == Endpoint(triton.grpc_address, SERVED, serves=checkpoint(SERVED).uri)
 
         restarted = KubernetesDeployer(api, settings)
         await restarted.start()

@@ -32,7 +32,11 @@ RESOURCES = (
 )
 CRUD = {"get", "list", "create", "delete"}
 NEEDED = {
-    "deployment": {("apps", "deployments", ""): CRUD, ("", "services", ""): {"create", "delete"}},
+    # A Deployment and its Service kept warm are relabelled for the checkpoint taking them.
+    "deployment": {
+        ("apps", "deployments", ""): CRUD | {"patch"},
+        ("", "services", ""): {"create", "patch", "delete"},
+    },
     "kserve": {("serving.kserve.io", "inferenceservices", ""): CRUD},
 }
 TRTLLM_JOBS = {("batch", "jobs", ""): {"get", "create", "delete"}}

@@ -76,6 +76,8 @@ def _with(serving: dict[str, Any]) -> dict[str, Any]:
         (_with({"memory": "lots"}), r"runs.r.serving.memory: expected a Kubernetes quantity"),
         (_with({"node_selector": {"a": 1}}), r"runs.r.serving.node_selector: expected"),
         (_with({"tolerations": [{"key": "k", "operator": "In"}]}), r"tolerations\[0\].operator"),
+        (_with({"vllm_threads": "two"}), r"runs.r.serving.vllm_threads: expected cores like"),
+        (_with({"vllm_threads": 2}), r"runs.r.serving.vllm_threads: expected cores like"),
         ({"serving": {"gpus": "8"}, "runs": {}}, r"policy.json: serving.gpus: expected"),
         ({"runs": {"r": {"suites": ["x"], "weight": 0}}}, r"runs.r.weight: expected a number > 0"),
         ({"budget": {"gpus": 0}}, r"budget.gpus: expected an integer ≥ 1"),
@@ -152,6 +154,19 @@ def test_the_python_backend_gets_the_runs_scorer_and_dtype() -> None:
     assert predictor.tolerations is None
     with pytest.raises(DeployError, match=r"trtllm needs the KISEKI_TRTLLM_"):
         run_configs(_cluster(), None, ServingResources(backend="trtllm"))
+
+
+def test_vllm_threads_reach_the_serving_pod_and_the_local_model() -> None:
+    policy = parse_policies(_with({"backend": "vllm", "vllm_threads": "0-3"})).for_run("r")
+    assert policy is not None
+    assert policy.serving.vllm_threads == "0-3"
+    cfg, _ = run_configs(_cluster(), None, policy.serving)
+    deployment, _ = objects.deployment(cfg, CHECKPOINT, None, policy.serving)
+    pod: Any = deployment.spec.template.spec
+    command = pod.init_containers[0].command
+    assert command[command.index("--vllm-threads") + 1] == "0-3"
+    local = LocalTritonDeployer(LocalEndpointManager(Path("unused")))
+    assert local._options(policy.serving).vllm_threads_bind == "0-3"
 
 
 async def test_the_local_deployer_refuses_a_trtllm_run_naming_it(tmp_path: Path) -> None:
