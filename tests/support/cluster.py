@@ -17,7 +17,7 @@ import yaml  # type: ignore[import-untyped]
 from kubernetes import client as k8s
 from singlenode import dependencies
 from singlenode.cluster import Cluster
-from singlenode.image_store import tansu_image
+from singlenode.image_store import import_archive, imported, kafka_image, tansu_image
 from singlenode.layout import helm_binary, kube_tools_dir
 
 from support.chart import CHART, SINGLE_NODE_VALUES
@@ -30,6 +30,8 @@ RELEASE = "kiseki"
 # The long form (`make cluster-test`) adds the evaluation inside the cluster, helm upgrade and
 # a runner pod deleted mid-job; `make test` runs the short form.
 LONG_FORM = os.environ.get("KISEKI_CLUSTER_FORM", "short") == "long"
+# A JVM formatting its storage and starting on a loaded 2-core host: a minute or two.
+DEPENDENCIES_S = 300.0
 # What `helm uninstall` must leave none of: the chart's objects and those its orchestrator made
 # (both carry the release's instance label).
 RELEASE_KINDS = "deployments,services,configmaps,serviceaccounts,roles,rolebindings,pods,jobs"
@@ -65,18 +67,32 @@ def apply(cluster: Cluster, objects: list[dict[str, Any]]) -> None:
     kubectl(cluster, "apply", "-f", "-", stdin=yaml.safe_dump_all(objects))
 
 
-def install_dependencies(cluster: Cluster, kiseki_image: str, folders: dict[str, Path]) -> None:
-    """The namespace, the example values' claims on `folders`, Kafka and ClickHouse pods."""
+def install_dependencies(
+    cluster: Cluster, kiseki_image: str, folders: dict[str, Path], broker: str = "tansu"
+) -> None:
+    """The namespace, the example values' claims on `folders`, ClickHouse and a broker as
+    pods: Tansu (seconds to start) or Apache Kafka (`broker="kafka"`; its image is made and
+    imported on first use)."""
+    if broker == "kafka":
+        name, archive = kafka_image()
+        if name not in imported(cluster.work.containerd_socket):
+            import_archive(cluster.work.containerd_socket, archive)
+        kafka = dependencies.apache_kafka(NAMESPACE, name)
+    else:
+        kafka = dependencies.tansu(NAMESPACE, tansu_image()[0])
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}
     apply(
         cluster,
         [
             namespace,
             *dependencies.claims(NAMESPACE, folders),
-            *dependencies.kafka(NAMESPACE, tansu_image()[0]),
+            *kafka,
             *dependencies.clickhouse(NAMESPACE, kiseki_image),
         ],
     )
+    # Ready before the chart's services start: they exit while the broker is unreachable, and
+    # the kubelet's restart back-off would then outlast a slow JVM start by minutes.
+    until(cluster, lambda: not unavailable(cluster), DEPENDENCIES_S)
 
 
 def release_values(built: dict[str, str], *extra: str) -> list[str]:

@@ -2,7 +2,8 @@
 example expects it (charts/kiseki/examples/single-node.yaml): the checkpoint and dataset claims
 on host folders, and the broker and ClickHouse server as pods of the release's namespace.
 
-The broker is Tansu (the local stack's default; its static binary is the image). The ClickHouse
+The broker is Apache Kafka in KRaft mode (the JVM and the jars `make setup` fetched, in an image
+made here) or Tansu (the local stack's default; its static binary is the image). The ClickHouse
 server is the chdb-core wheel's own in the kiseki image (kiseki.local.clickhouse), listening in
 the pod's network namespace; its config comes in a ConfigMap, copied to a writable folder first.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kiseki.local.brokers import kraft_properties
 from kiseki.local.clickhouse import server_argv, server_files
 
 KAFKA_PORT = 9092
@@ -85,7 +87,52 @@ def _deployment(namespace: str, name: str, pod: dict[str, Any]) -> dict[str, Any
     }
 
 
-def kafka(namespace: str, image: str) -> list[dict[str, Any]]:
+def apache_kafka(namespace: str, image: str) -> list[dict[str, Any]]:
+    """One KRaft broker + controller; its storage formatted by an init container."""
+    data, config = "/var/lib/kafka", "/config/server.properties"
+    properties = kraft_properties(data, KAFKA_PORT, KAFKA_PORT + 1, "0.0.0.0", "kafka")
+    java = ["java", "-Xmx512m", "-cp", "/opt/kafka/libs/*"]
+    # The cluster id is the one thing `format` needs; any fixed base64 UUID will do.
+    format_storage = [*java, "kafka.tools.StorageTool", "format", "--ignore-formatted",
+                      "--cluster-id=a2lzZWtpLXNpbmdsZW5vZA", "-c", config]  # fmt: skip
+    mounts = [
+        {"name": "data", "mountPath": data},
+        {"name": "config", "mountPath": "/config"},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    common = {"image": image, "imagePullPolicy": "Never", "volumeMounts": mounts,
+              "securityContext": _LOCKED}  # fmt: skip
+    pod = {
+        "initContainers": [{"name": "format", "command": format_storage, **common}],
+        "containers": [
+            {
+                "name": "kafka",
+                "command": [*java, "kafka.Kafka", config],
+                "ports": [{"containerPort": KAFKA_PORT}],
+                "readinessProbe": {"tcpSocket": {"port": KAFKA_PORT}, "periodSeconds": 2},
+                **common,
+            }
+        ],
+        "volumes": [
+            {"name": "data", "emptyDir": {}},
+            {"name": "config", "configMap": {"name": "kafka-config"}},
+            {"name": "tmp", "emptyDir": {}},
+        ],
+    }
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "kafka-config", "namespace": namespace},
+        "data": {"server.properties": properties},
+    }
+    return [
+        config_map,
+        _service(namespace, "kafka", {"kafka": KAFKA_PORT}),
+        _deployment(namespace, "kafka", pod),
+    ]
+
+
+def tansu(namespace: str, image: str) -> list[dict[str, Any]]:
     address = f"tcp://kafka:{KAFKA_PORT}"
     container = {
         "name": "tansu",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import subprocess
 import tarfile
 from pathlib import Path
@@ -19,42 +20,58 @@ from kiseki.local.paths import cache_dir, tool_paths, versions
 
 HERE = Path(__file__).resolve().parent
 NAMESPACE = "k8s.io"
+JRE_PACKAGES = ("openjdk-17-jre-headless",)
 
 
-def _layer(binary: Path, target: str) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        info = tarfile.TarInfo(target.lstrip("/"))
-        info.size, info.mode, info.mtime = binary.stat().st_size, 0o755, 0
-        with binary.open("rb") as stream:
-            tar.addfile(info, stream)
-    return buffer.getvalue()
+def _layer(files: dict[str, Path], out: Path) -> Path:
+    """A layer tar of `files` (path in the image -> file here), mode 0755, time 0; cached."""
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".partial")
+    with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
+        for target, source in sorted(files.items()):
+            info = tarfile.TarInfo(target.lstrip("/"))
+            info.size, info.mode, info.mtime = source.stat().st_size, 0o755, 0
+            with source.open("rb") as stream:
+                tar.addfile(info, stream)
+    partial.rename(out)
+    return out
 
 
-def static_image(name: str, binary: Path, target: str, entrypoint: list[str]) -> Path:
-    """A Docker archive of an image made of `binary` alone, at `target`; cached by content."""
-    layer = _layer(binary, target)
-    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
-    config = json.dumps(
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def layered_image(name: str, layers: list[Path], config: dict[str, object]) -> Path:
+    """A Docker archive of an image made of `layers` (tar files) and the `config` part of an
+    image config (Entrypoint, User, Env); cached under its name and the layers' digests."""
+    diff_ids = [_digest(layer) for layer in layers]
+    image_config = json.dumps(
         {
             "architecture": "amd64",
             "os": "linux",
-            "config": {"Entrypoint": entrypoint, "User": "65535:65535"},
-            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+            "config": config,
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
         },
         sort_keys=True,
     ).encode()
-    manifest = [{"Config": "config.json", "RepoTags": [name], "Layers": ["layer.tar"]}]
-    key = hashlib.sha256(config + name.encode()).hexdigest()[:12]
+    members = [f"{i}.tar" for i in range(len(layers))]
+    manifest = [{"Config": "config.json", "RepoTags": [name], "Layers": members}]
+    key = hashlib.sha256(image_config + name.encode()).hexdigest()[:12]
     archive = cache_dir() / "cluster" / "images" / f"{name.replace('/', '_')}-{key}.tar"
     if archive.exists():
         return archive
-    archive.parent.mkdir(parents=True, exist_ok=True)
     partial = archive.with_suffix(".partial")
     with tarfile.open(partial, "w") as tar:
+        for member, layer in zip(members, layers, strict=True):
+            tar.add(layer, arcname=member)
         for member, data in (
-            ("layer.tar", layer),
-            ("config.json", config),
+            ("config.json", image_config),
             ("manifest.json", json.dumps(manifest).encode()),
         ):
             info = tarfile.TarInfo(member)
@@ -62,6 +79,12 @@ def static_image(name: str, binary: Path, target: str, entrypoint: list[str]) ->
             tar.addfile(info, io.BytesIO(data))
     partial.rename(archive)
     return archive
+
+
+def static_image(name: str, binary: Path, target: str, entrypoint: list[str]) -> Path:
+    """An image made of `binary` alone, at `target`."""
+    layer = _layer({target: binary}, _images() / f"{binary.parent.name}-{binary.name}.layer.tar")
+    return layered_image(name, [layer], {"Entrypoint": entrypoint, "User": "65535:65535"})
 
 
 def pause_image() -> tuple[str, Path]:
@@ -74,6 +97,42 @@ def pause_image() -> tuple[str, Path]:
         subprocess.run(["gcc", "-static", "-Os", "-s", "-o", str(binary), str(source)], check=True)
     name = f"localhost/kiseki-pause:{key}"
     return name, static_image(name, binary, "/pause", ["/pause"])
+
+
+def _images() -> Path:
+    return cache_dir() / "cluster" / "images"
+
+
+def _debian_rootfs(packages: tuple[str, ...]) -> Path:
+    """A Debian bookworm root made by mmdebstrap (as tools/images.py makes its base): the tar is
+    a layer as it is. SOURCE_DATE_EPOCH=0 keeps it the same for the same packages."""
+    key = hashlib.sha256(" ".join(packages).encode()).hexdigest()[:12]
+    rootfs = _images() / f"debian-{key}.rootfs.tar"
+    if not rootfs.exists():
+        rootfs.parent.mkdir(parents=True, exist_ok=True)
+        partial = rootfs.with_suffix(".partial")
+        subprocess.run(
+            ["mmdebstrap", "--quiet", "--format=tar", "--variant=minbase",
+             f"--include={','.join(packages)}", "bookworm", str(partial)],
+            env={**os.environ, "SOURCE_DATE_EPOCH": "0"}, check=True,
+        )  # fmt: skip
+        partial.rename(rootfs)
+    return rootfs
+
+
+def kafka_image() -> tuple[str, Path]:
+    """Apache Kafka (KRaft) for the cluster: Debian's headless JRE 17 and the Kafka jars
+    `make setup` fetched from Maven Central, at /opt/kafka/libs."""
+    libs = tool_paths().kafka_libs
+    jars = {f"/opt/kafka/libs/{jar.name}": jar for jar in sorted(libs.glob("*.jar"))}
+    layer = _layer(jars, _images() / f"{libs.parent.name}.layer.tar")
+    name = f"localhost/kiseki-kafka:{libs.parent.name.removeprefix('kafka-')}"
+    config: dict[str, object] = {
+        "Entrypoint": ["java"],
+        "User": "10001:10001",
+        "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+    }
+    return name, layered_image(name, [_debian_rootfs(JRE_PACKAGES), layer], config)
 
 
 def tansu_image() -> tuple[str, Path]:
