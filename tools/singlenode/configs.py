@@ -84,7 +84,8 @@ def cni(work: Workdir) -> Path:
 
 def kubelet(work: Workdir, pki: ClusterPki, port: int, healthz_port: int) -> Path:
     """cgroupfs (no systemd here), cgroup v1 allowed, no swap check, OOM score left alone (the
-    sandbox may not lower it), no static pods; image GC off: the images cannot be pulled back."""
+    sandbox may not lower it), no static pods, pods' logs in the work directory; image GC off:
+    the images cannot be pulled back."""
     config = {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -98,6 +99,7 @@ def kubelet(work: Workdir, pki: ClusterPki, port: int, healthz_port: int) -> Pat
         "failSwapOn": False,
         "oomScoreAdj": 0,
         "staticPodPath": "",
+        "podLogsDir": str(work.root / "pod-logs"),  # kept with the work directory
         "containerRuntimeEndpoint": f"unix://{work.containerd_socket}",
         "authentication": {
             "x509": {"clientCAFile": str(pki.ca)},

@@ -1,10 +1,11 @@
 """What a node changes on the host, recorded before `up` and put back on `down`.
 
-The kubelet sets three kernel sysctls, makes folders under /var/lib, adds iptables chains
-(IPv4 and IPv6) and the kubepods cgroups; kube-proxy adds its chains; containerd's CNI calls
-bind-mount network namespaces under /run/netns and make the bridge and its veths (NOTES, "A real
-single-node Kubernetes"). Only what is the cluster's is recorded (KUBE-* rules, cni-* netns, the
-bridge, kubepods cgroups): other engineers' podman networks change the host meanwhile.
+The kubelet sets three kernel sysctls, makes folders under /var/lib and /var/log, adds iptables
+chains (IPv4 and IPv6) and the kubepods cgroups, and bind-mounts its root folder onto itself;
+kube-proxy adds its chains; containerd's CNI calls bind-mount network namespaces under
+/run/netns and make the bridge and its veths (NOTES, "A real single-node Kubernetes"). Only what
+is the cluster's is recorded (KUBE-* rules, cni-* netns, the bridge, kubepods cgroups, mounts
+under its folders): other engineers' podman networks change the host meanwhile.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ FOLDERS = (
     "/var/lib/cni/networks",
     "/run/containerd",
     "/run/netns",
+    "/var/log/pods",  # the kubelet's default; it is told the work directory's instead
+    "/var/log/containers",  # the kubelet's links to its pods' logs: not configurable
 )
 IPTABLES = ("iptables", "ip6tables")
 TABLES = ("filter", "nat", "mangle")
