@@ -1,8 +1,8 @@
 """A single-node Kubernetes cluster on this machine from real parts (tools/singlenode).
 
-  cluster.py up [--workdir DIR] [--kiseki-images]   start it; prints the kubeconfig and seconds
-  cluster.py status [--workdir DIR]                 which daemons run, whether the Node is Ready
-  cluster.py down [--workdir DIR]                   stop it and put the host back
+    .venv/bin/python tools/cluster.py up [--workdir DIR] [--kiseki-images]   prints the kubeconfig
+    .venv/bin/python tools/cluster.py status [--workdir DIR]   which parts run, the Node Ready?
+    .venv/bin/python tools/cluster.py down [--workdir DIR]     stop it, put the host back
 
 Needs root (the kubelet, containerd and the bridge) and `make setup-kube`. --kiseki-images
 imports the images `make images` built (localhost/kiseki and localhost/kiseki-triton) into the
@@ -18,10 +18,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import images
-from singlenode import cluster, host
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "services"))
 
-from kiseki.local.paths import REPO
+import images  # noqa: E402
+from singlenode import cluster, host  # noqa: E402
 
 DEFAULT_WORKDIR = REPO / ".artifacts" / "cluster"
 
