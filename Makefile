@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)/services:$(CURDIR)/tools
 PROTOS := $(wildcard protos/kiseki/v1/*.proto)
 GENERATED := services/kiseki/v1
 
-.PHONY: setup setup-kube images images-test protos protos-check k8s-base lint typecheck test test-unit test-integration chaos soak demo bench clean
+.PHONY: setup setup-kube images images-test cluster-test protos protos-check k8s-base lint typecheck test test-unit test-integration chaos soak demo bench clean
 
 setup:
 	@bash tools/setup.sh
@@ -32,6 +32,12 @@ images: setup
 # through podman's Docker API); `make test` runs them too.
 images-test: images
 	@$(PY) -m pytest -q tests/integration/images
+
+# The chart installed on a single-node Kubernetes of real parts (tools/cluster.py, needs root):
+# every Deployment available, helm test, the long form's evaluation inside the cluster, helm
+# upgrade and uninstall, the host put back. `make test` runs its short form.
+cluster-test: setup-kube
+	@KISEKI_CLUSTER_FORM=long $(PY) -m pytest -s -q --timeout=3600 tests/integration/cluster
 
 # k8s/base is the chart rendered with its default values; a test fails when it is stale.
 k8s-base: setup-kube

@@ -103,7 +103,8 @@ go_env() {
 }
 
 # kube-apiserver, etcd and kubectl (kustomize, server-side apply) for the tests' control plane,
-# built from tools/kube/go.mod and keyed by it.
+# and kubelet, kube-controller-manager, kube-scheduler and kube-proxy for the single-node cluster
+# (tools/cluster.py), built from tools/kube/go.mod and keyed by it.
 install_kube() {
   local key dir log minor flags pkg
   key=$(cat "$repo/tools/kube/go.mod" "$repo/tools/kube/go.sum" | sha256sum | cut -c1-12)
@@ -121,17 +122,33 @@ install_kube() {
     grep -q "	$pin\$" "$repo/tools/kube/go.mod" \
       || { say "tools/kube/go.mod does not require $pin (tools/versions.env)"; exit 1; }
   done
-  say "building kube-apiserver and kubectl $KUBE_VERSION, etcd $ETCD_VERSION (first run: 10-20 min)"
+  say "building Kubernetes $KUBE_VERSION (control plane, node, kubectl), etcd $ETCD_VERSION (first run: 15-30 min)"
   rm -rf "$dir" && mkdir -p "$dir"
   log="$cache/downloads/kube-build.log"
   if ! (go_env && cd "$repo/tools/kube" \
-    && go build -ldflags="$flags" -o "$dir/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver \
     && go build -ldflags=-s -o "$dir/etcd" go.etcd.io/etcd/server/v3 \
-    && go build -ldflags="$flags" -o "$dir/kubectl" k8s.io/kubernetes/cmd/kubectl) >"$log" 2>&1; then
+    && for cmd in kube-apiserver kubectl kubelet kube-controller-manager kube-scheduler kube-proxy; do
+      go build -ldflags="$flags" -o "$dir/$cmd" "k8s.io/kubernetes/cmd/$cmd" || exit 1
+    done) >"$log" 2>&1; then
     cat "$log" >&2
     exit 1
   fi
   echo "$flags" >"$dir/.complete"
+}
+
+# CoreDNS, the single-node cluster's DNS server for Service names (the version Kubernetes
+# $KUBE_VERSION's addon manifest names); its go.mod has no replace lines, so `go install` works.
+install_coredns() {
+  local dir="$cache/coredns-$COREDNS_VERSION" log="$cache/downloads/coredns-build.log"
+  [ -x "$dir/coredns" ] && return
+  need go "CoreDNS is built from its Go module"
+  say "building CoreDNS $COREDNS_VERSION"
+  mkdir -p "$dir"
+  if ! (go_env && CGO_ENABLED=0 GOFLAGS="-buildvcs=false -trimpath" GOBIN="$dir" \
+    go install -ldflags=-s "github.com/coredns/coredns@v$COREDNS_VERSION") >"$log" 2>&1; then
+    cat "$log" >&2
+    exit 1
+  fi
 }
 
 install_helm() {
@@ -250,6 +267,7 @@ if [ "${1:-}" = "--kube" ] || [ "${1:-}" = "--images" ]; then
 fi
 if [ "${1:-}" = "--kube" ]; then
   install_kube
+  install_coredns
   install_helm
   install_frameworks_venv
   install_vllm_venv

@@ -9,9 +9,10 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 from kubernetes import client as k8s
 from kubernetes import utils as k8s_utils
+from singlenode.layout import helm_binary, kube_tools_dir
 
 from kiseki.local.paths import versions
-from support.kube import ControlPlane, helm_binary, kube_tools_dir
+from support.kube import ControlPlane
 from support.polling import poll_until
 
 REPO = Path(__file__).resolve().parents[2]

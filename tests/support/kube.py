@@ -8,9 +8,6 @@ controller by writing status subresources itself.
 
 from __future__ import annotations
 
-import datetime
-import hashlib
-import ipaddress
 import ssl
 import urllib.request
 from collections.abc import Iterator
@@ -19,74 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from kubernetes import client as k8s
+from singlenode.layout import kube_tools_dir
+from singlenode.pki import certificate, name, new_key, write_key
 
-from kiseki.local.paths import REPO, cache_dir, require, versions
+from kiseki.local.paths import require
 from kiseki.local.process import ManagedProcess, free_port
 
 LOCALHOST = "127.0.0.1"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc"
-_VALID = datetime.timedelta(days=1)
-
-
-def kube_tools_dir() -> Path:
-    """Where tools/setup.sh built kube-apiserver and etcd (keyed by tools/kube/go.mod)."""
-    module = REPO / "tools" / "kube"
-    key = hashlib.sha256((module / "go.mod").read_bytes() + (module / "go.sum").read_bytes())
-    return cache_dir() / f"kube-{versions()['KUBE_VERSION']}-{key.hexdigest()[:12]}"
-
-
-def helm_binary() -> Path:
-    return require(cache_dir() / f"helm-{versions()['HELM_VERSION']}" / "helm", "helm")
-
-
-def _key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-
-
-def _certificate(
-    subject: x509.Name,
-    key: rsa.RSAPrivateKey,
-    issuer: tuple[x509.Name, rsa.RSAPrivateKey] | None = None,
-    server: bool = False,
-) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    issuer_name, signing_key = issuer or (subject, key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + _VALID)
-        .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
-    )
-    if server:
-        names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(LOCALHOST))]
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    return builder.sign(signing_key, hashes.SHA256())
-
-
-def _name(common: str, organization: str = "") -> x509.Name:
-    parts = [x509.NameAttribute(NameOID.COMMON_NAME, common)]
-    if organization:
-        parts.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization))
-    return x509.Name(parts)
 
 
 @dataclass(frozen=True)
@@ -103,22 +42,22 @@ class Pki:
 def make_pki(directory: Path) -> Pki:
     """A CA, the server's certificate, an admin client certificate and the SA signing key."""
     directory.mkdir(parents=True, exist_ok=True)
-    ca_key, ca_name = _key(), _name("kiseki-test-ca")
-    ca_cert = _certificate(ca_name, ca_key)
+    ca_key, ca_name = new_key(), name("kiseki-test-ca")
+    ca_cert = certificate(ca_name, ca_key)
     pem = serialization.Encoding.PEM
     files: dict[str, Path] = {}
     (directory / "ca.crt").write_bytes(ca_cert.public_bytes(pem))
-    for stem, subject, server in (
-        ("server", _name("kube-apiserver"), True),
-        ("admin", _name("kiseki-admin", "system:masters"), False),
+    for stem, subject, hosts in (
+        ("server", name("kube-apiserver"), ("localhost", LOCALHOST)),
+        ("admin", name("kiseki-admin", "system:masters"), ()),
     ):
-        key = _key()
-        cert = _certificate(subject, key, issuer=(ca_name, ca_key), server=server)
+        key = new_key()
+        cert = certificate(subject, key, issuer=(ca_name, ca_key), hosts=hosts)
         (directory / f"{stem}.crt").write_bytes(cert.public_bytes(pem))
-        _write_key(directory / f"{stem}.key", key)
+        write_key(directory / f"{stem}.key", key)
         files[stem] = directory / stem
-    sa_key = _key()
-    _write_key(directory / "sa.key", sa_key)
+    sa_key = new_key()
+    write_key(directory / "sa.key", sa_key)
     (directory / "sa.pub").write_bytes(
         sa_key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo)
     )

@@ -60,14 +60,22 @@ def start_tansu(workdir: Path, port: int = 0, timeout_s: float = 30.0) -> LocalB
     return LocalBroker("tansu", bootstrap, process)
 
 
-def _kraft_properties(data_dir: Path, port: int, controller_port: int) -> str:
+def kraft_properties(
+    data_dir: Path | str,
+    port: int,
+    controller_port: int,
+    host: str = "127.0.0.1",
+    advertised: str = "",
+) -> str:
+    """A single-node KRaft broker + controller. `host` is where the broker listens, `advertised`
+    the name clients are told (default `host`); the controller stays on 127.0.0.1."""
     return "\n".join(
         [
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.voters=1@127.0.0.1:{controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+            f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://127.0.0.1:{controller_port}",
+            f"advertised.listeners=PLAINTEXT://{advertised or host}:{port}",
             "controller.listener.names=CONTROLLER",
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             f"log.dirs={data_dir}",
@@ -93,7 +101,7 @@ def start_apache_kafka(
     data_dir = workdir / f"kafka-{port}-data"
     data_dir.mkdir(parents=True, exist_ok=True)
     config = workdir / f"kafka-{port}.properties"
-    config.write_text(_kraft_properties(data_dir, port, controller_port))
+    config.write_text(kraft_properties(data_dir, port, controller_port))
     classpath = f"{libs}/*"
     java = ["java", f"-Xmx{heap_mb}m", "-cp", classpath]
     if not (data_dir / "meta.properties").exists():

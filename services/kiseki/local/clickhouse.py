@@ -55,35 +55,59 @@ def _engine_settings() -> str:
     return "".join(ElementTree.tostring(child, encoding="unicode") for child in root)
 
 
-def _config(http_port: int, tcp_port: int) -> str:
+def _config(http_port: int, tcp_port: int, listen_host: str) -> str:
     return (
-        "<clickhouse><listen_host>127.0.0.1</listen_host>"
+        f"<clickhouse><listen_host>{listen_host}</listen_host>"
         f"<http_port>{http_port}</http_port><tcp_port>{tcp_port}</tcp_port>"
         f"<users_config>users.xml</users_config>{_engine_settings()}</clickhouse>\n"
     )
 
 
-def _user(name: str, password: str, admin: bool, grants: Sequence[str] | None = None) -> str:
+def _user(
+    name: str, password: str, admin: bool, network: str, grants: Sequence[str] | None = None
+) -> str:
     """`grants`: the user's GRANT statements (without `TO`); None: every privilege."""
     access = "<access_management>1</access_management>" if admin else ""
     if grants is not None:
         access += "<grants>" + "".join(f"<query>{escape(g)}</query>" for g in grants)
         access += "</grants>"
     return (
-        f"<{name}><password>{escape(password)}</password><networks><ip>127.0.0.1</ip></networks>"
+        f"<{name}><password>{escape(password)}</password><networks><ip>{network}</ip></networks>"
         f"<profile>default</profile><quota>default</quota>{access}</{name}>"
     )
 
 
-def _users(users: dict[str, str], grants: Mapping[str, Sequence[str]]) -> str:
+def _users(users: dict[str, str], network: str, grants: Mapping[str, Sequence[str]]) -> str:
     """`default` stays passwordless: the serving session itself logs in as it."""
-    entries = _user("default", "", admin=True) + "".join(
-        _user(name, password, False, grants.get(name)) for name, password in users.items()
+    entries = _user("default", "", True, network) + "".join(
+        _user(name, password, False, network, grants.get(name)) for name, password in users.items()
     )
     return (
         "<clickhouse><profiles><default/></profiles><quotas><default/></quotas>"
         f"<users>{entries}</users></clickhouse>\n"
     )
+
+
+def server_files(
+    http_port: int,
+    tcp_port: int,
+    users: dict[str, str],
+    listen_host: str = "127.0.0.1",
+    grants: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, str]:
+    """config.xml and users.xml of a server's run directory. A listen host other than
+    127.0.0.1 is for a network namespace of its own (a pod): its users log in from anywhere."""
+    network = "127.0.0.1" if listen_host == "127.0.0.1" else "::/0"
+    return {
+        "config.xml": _config(http_port, tcp_port, listen_host),
+        "users.xml": _users(users, network, grants or {}),
+    }
+
+
+def server_argv(python: str, run_dir: str, data_dir: str) -> list[str]:
+    """The server process: `python` chdirs into `run_dir` (server_files there) and serves
+    the data under `data_dir` until it is stopped."""
+    return [python, "-c", _SERVE, run_dir, _LISTEN, data_dir]
 
 
 def _pings(port: int) -> bool:
@@ -111,9 +135,9 @@ def start_clickhouse(
     run_dir, data_dir = workdir / f"clickhouse-{http_port}", workdir / "clickhouse-data"
     run_dir.mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.xml").write_text(_config(http_port, tcp_port))
-    (run_dir / "users.xml").write_text(_users(users or {}, grants or {}))
-    argv = [sys.executable, "-c", _SERVE, str(run_dir), _LISTEN, str(data_dir)]
+    for name, text in server_files(http_port, tcp_port, users or {}, grants=grants).items():
+        (run_dir / name).write_text(text)
+    argv = server_argv(sys.executable, str(run_dir), str(data_dir))
     process = ManagedProcess("clickhouse", argv, (logs or workdir) / f"clickhouse-{http_port}.log")
     process.wait_ready(lambda: _pings(http_port), timeout_s)
     return LocalClickHouse(http_port, tcp_port, data_dir, process)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from singlenode.layout import helm_binary
 
 from kiseki.core.config import load_config
 from kiseki.core.grpc_auth import GrpcAuthConfig
@@ -23,7 +24,6 @@ from kiseki.sink.config import SinkConfig
 from kiseki.watcher.config import WatcherConfig
 from kiseki.watcher.runs import parse_runs
 from support.chart import CHART, EXAMPLE_VALUES, SINGLE_NODE_VALUES, helm, kubectl, render, run
-from support.kube import helm_binary
 
 VARIANTS = {
     "default": [],
