@@ -9,7 +9,8 @@ added in an annealing phase, a source whose labels were cleaned late), designed 
 study's three shapes occur in generation mode on the log-token axis:
 
 - entity listing (FA), multiple choice (MC) and arithmetic (MR) are in the mix from the start
-  with consistent answers: the format first, then more of the items (gradual);
+  with consistent answers, meant to rise gradually as more items are learned (at the demo's
+  sizes and 1,000 steps they stayed flat; AVG, which they dilute, rose gradually);
 - QA is in the mix from the start, but until `QA_CONSISTENT_FROM` each of its documents gives
   its first example's answer to every question (a source whose answers are unusable): the
   model learns the answer's format and a constant answer, which scores the majority baseline
