@@ -1,7 +1,8 @@
-"""The README's main job: a real pretraining evaluated checkpoint by checkpoint, every
-(checkpoint, dataset, sample, mode) stored exactly once, the per-category table and shapes
-printed, plots written, majority baselines stored. Once on the demo's own chDB store, once on
-a ClickHouse server (KISEKI_STORE_URL, as `make demo` takes it)."""
+"""The README's main job: two sizes of a real pretraining evaluated checkpoint by checkpoint,
+every (checkpoint, dataset, sample, mode) stored exactly once, the per-category table, shapes,
+following rate and comparison printed, plots written, majority baselines stored, and no
+third-party progress bar in the output. Once on the demo's own chDB store, once on a
+ClickHouse server (KISEKI_STORE_URL, as `make demo` takes it)."""
 
 import os
 import shlex
@@ -12,12 +13,15 @@ from pathlib import Path
 from kiseki.core.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]
-# Steps 0..9, 10, 20: twelve checkpoints.
-LAST_STEP = 20
-CHECKPOINTS = 12
-# Per checkpoint: 4 datasets × 40 samples generated; synth_nli and synth_mc (the ones with
+# Steps 0..5: six checkpoints for each of the two sizes (twelve in all, as one size to step 20
+# was: the short form shows the two runs and every report, not the shapes, which need the
+# full schedule's later steps).
+LAST_STEP = 5
+CHECKPOINTS = 6
+RUNS = ["tiny-gpt-2x128", "tiny-gpt-2x64"]
+# Per checkpoint: 5 datasets × 40 samples generated; synth_nli and synth_mc (the ones with
 # labels) × 40 samples by log-likelihood.
-ROWS_PER_CHECKPOINT = 4 * 40 + 2 * 40
+ROWS_PER_CHECKPOINT = 5 * 40 + 2 * 40
 
 
 def test_demo_evaluates_every_checkpoint_once(tmp_path: Path, store_url: str) -> None:
@@ -40,21 +44,27 @@ def test_demo_evaluates_every_checkpoint_once(tmp_path: Path, store_url: str) ->
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Writing model shards" not in result.stdout + result.stderr
+    assert "\n\n\n" not in result.stdout
     assert f"{CHECKPOINTS} done" in result.stdout
     live = result.stdout.split("Query service (kiseki runs):\n", 1)[1].splitlines()
-    assert live[2].split()[0] == "tiny-gpt"
-    assert str(CHECKPOINTS) in live[2].split()
+    assert [line.split()[0] for line in live[2:4]] == RUNS
+    assert all(str(CHECKPOINTS) in line.split() for line in live[2:4])
     assert "per-category trajectory (generate" in result.stdout
     assert "per-category trajectory (loglikelihood" in result.stdout
     assert "trajectory shapes" in result.stdout
     assert "significant drops between checkpoints" in result.stdout
+    assert "format-following rate against the score" in result.stdout
+    assert f"compared at {LAST_STEP * 16 * 128:,} tokens" in result.stdout
     plots = sorted((tmp_path / "plots").iterdir())
     assert [p.name for p in plots] == [
         "AVG.png",
+        "FA.png",
         "MC.png",
         "MR.png",
         "NLI.png",
         "QA.png",
+        "following-QA.png",
         "shapes-generate.png",
         "shapes-loglikelihood.png",
     ]
@@ -75,13 +85,18 @@ def test_demo_evaluates_every_checkpoint_once(tmp_path: Path, store_url: str) ->
             "SELECT count() AS rows, uniqExact(checkpoint_id, dataset, sample_index, scoring_mode)"
             " AS distinct_rows, uniqExact(checkpoint_id) AS checkpoints FROM sample_results FINAL"
         )
-        baselines = store.query("SELECT dataset, score FROM baselines FINAL ORDER BY dataset")
+        baselines = store.query(
+            "SELECT run_id, dataset, score FROM baselines FINAL ORDER BY run_id, dataset"
+        )
     finally:
         store.close()
     assert counts == {
-        "rows": CHECKPOINTS * ROWS_PER_CHECKPOINT,
-        "distinct_rows": CHECKPOINTS * ROWS_PER_CHECKPOINT,
-        "checkpoints": CHECKPOINTS,
+        "rows": len(RUNS) * CHECKPOINTS * ROWS_PER_CHECKPOINT,
+        "distinct_rows": len(RUNS) * CHECKPOINTS * ROWS_PER_CHECKPOINT,
+        "checkpoints": len(RUNS) * CHECKPOINTS,
     }
-    assert [b["dataset"] for b in baselines] == ["synth_arith", "synth_mc", "synth_nli", "synth_qa"]
+    datasets = ["synth_arith", "synth_mc", "synth_ner", "synth_nli", "synth_qa"]
+    assert [(b["run_id"], b["dataset"]) for b in baselines] == [
+        (run, dataset) for run in RUNS for dataset in datasets
+    ]
     assert all(0.0 <= b["score"] <= 1.0 for b in baselines)

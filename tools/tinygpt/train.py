@@ -1,5 +1,10 @@
 """Pretrain the tiny GPT and save HuggingFace Trainer-style checkpoints at chosen steps.
 
+The training mix may change over training, as real pretraining mixes do (an annealing phase
+adds data late): each `Phase` of documents is in the mix between its start and stop steps, and
+each step's windows are drawn from the phases in the mix, in proportion to their tokens. The
+tokenizer is trained once, on every phase's documents, before the first step.
+
 Each checkpoint is `checkpoint-N/` holding `model.safetensors`, `config.json`, the tokenizer
 files and, written last as HF Trainer does, `trainer_state.json` with the global step and the
 number of tokens seen, so the watcher can tell when a checkpoint is complete.
@@ -28,6 +33,19 @@ class TrainConfig:
     seed: int = 0
     layers: int = 2
     width: int = 64
+    split_words: bool = True  # the tokenizer's (tinygpt.model.build_tokenizer)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Documents in the training mix from `start` (a step) until `stop` (None: to the end)."""
+
+    documents: tuple[str, ...]
+    start: int = 0
+    stop: int | None = None
+
+    def active(self, step: int) -> bool:
+        return self.start <= step and (self.stop is None or step < self.stop)
 
 
 def log_spaced_steps(last: int) -> tuple[int, ...]:
@@ -59,16 +77,44 @@ def save_checkpoint(
     return directory
 
 
+def _mixes(
+    phases: Sequence[Phase], streams: Sequence[torch.Tensor], last: int
+) -> list[torch.Tensor]:
+    """The token stream of the mix at each step (one tensor per distinct mix)."""
+    mixes: dict[tuple[int, ...], torch.Tensor] = {}
+    per_step = []
+    for step in range(last):
+        key = tuple(i for i, phase in enumerate(phases) if phase.active(step))
+        if not key:
+            raise ValueError(f"no phase of the training mix is active at step {step}")
+        if key not in mixes:
+            mixes[key] = torch.cat([streams[i] for i in key])
+        per_step.append(mixes[key])
+    return per_step
+
+
+def _schedule(documents: Sequence[str] | Sequence[Phase]) -> list[Phase]:
+    phases = [d for d in documents if isinstance(d, Phase)]
+    plain = tuple(d for d in documents if isinstance(d, str))
+    if phases and plain:
+        raise TypeError("train: give documents or phases of documents, not both")
+    return phases or [Phase(plain)]
+
+
 def train(
-    documents: Sequence[str],
+    documents: Sequence[str] | Sequence[Phase],
     config: TrainConfig,
     on_checkpoint: Callable[[int, Path], None] | None = None,
 ) -> list[Path]:
-    """Train for max(checkpoint_steps) steps on random windows of the corpus."""
+    """Train for max(checkpoint_steps) steps on random windows of the corpus (plain documents:
+    one phase for the whole run)."""
     random.seed(config.seed)
-    tokenizer = build_tokenizer(documents)
+    schedule = _schedule(documents)
+    documents_seen = [d for phase in schedule for d in phase.documents]
+    tokenizer = build_tokenizer(documents_seen, split_words=config.split_words)
     model = build_model(len(tokenizer), config.seed, config.layers, config.width)
-    stream = _token_stream(documents, lambda text: tokenizer.encode(text))
+    streams = [_token_stream(p.documents, lambda text: tokenizer.encode(text)) for p in schedule]
+    mixes = _mixes(schedule, streams, max(config.checkpoint_steps))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
     wanted, saved = set(config.checkpoint_steps), []
     tokens_per_step = config.batch_size * config.seq_len
@@ -84,6 +130,7 @@ def train(
             model.train()
         if step == max(config.checkpoint_steps):
             break
+        stream = mixes[step]
         starts = torch.randint(
             0, len(stream) - config.seq_len - 1, (config.batch_size,), generator=generator
         )
