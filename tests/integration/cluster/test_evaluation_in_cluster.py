@@ -25,7 +25,6 @@ from singlenode import cluster as single_node
 from kiseki.local.paths import REPO
 from support.chart import CHART
 from support.cluster import (
-    LONG_FORM,
     NAMESPACE,
     RELEASE,
     folders_for_pods,
@@ -40,10 +39,8 @@ from support.cluster import (
 )
 from support.polling import poll_until
 
-pytestmark = [
-    pytest.mark.skipif(why_no_cluster() is not None, reason=str(why_no_cluster())),
-    pytest.mark.skipif(not LONG_FORM, reason="the long form: make cluster-test"),
-]
+# The long form only: conftest.py leaves this file out of `make test`.
+pytestmark = pytest.mark.skipif(why_no_cluster() is not None, reason=str(why_no_cluster()))
 
 RUN, STEP = "tiny", 60
 SUITES, SAMPLES = ["synth_nli", "synth_qa"], 40  # three jobs of 40 samples: seconds each
