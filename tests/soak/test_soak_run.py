@@ -81,7 +81,7 @@ def test_a_long_run_holds_steady(tmp_path: Path, tiny_checkpoints: dict[int, Pat
     run_root = tmp_path / "run"
     run_root.mkdir()
     broker = start_apache_kafka(tmp_path / "kafka")
-    stack = LocalStack(stack_settings(tmp_path, run_root, broker))
+    stack = LocalStack(stack_settings(tmp_path, run_root, broker.bootstrap_servers))
     samples, written, started = Samples(), 0, time.monotonic()
     try:
         stack.start()

@@ -92,7 +92,7 @@ def place_checkpoint(source: Path, staging: Path, run_root: Path, step: int) -> 
     directory.rename(run_root / directory.name)
 
 
-def stack_settings(workdir: Path, run_root: Path, broker: LocalBroker) -> StackSettings:
+def stack_settings(workdir: Path, run_root: Path, bootstrap: str) -> StackSettings:
     """The local stack the chaos and soak runs drive: two runners, two endpoints, two shards."""
     return StackSettings(
         workdir=workdir / "stack",
@@ -110,7 +110,7 @@ def stack_settings(workdir: Path, run_root: Path, broker: LocalBroker) -> StackS
         },
         datasets_dir=write_dataset(workdir / "datasets"),
         runners=2,
-        bootstrap=broker.bootstrap_servers,
+        bootstrap=bootstrap,
         environment={
             "KISEKI_WATCH_QUIET_PERIOD_S": "0.5",
             "KISEKI_WATCH_POLL_INTERVAL_S": "0.5",
@@ -173,7 +173,9 @@ class ChaosRun:
     def start(self) -> LocalStack:
         self.run_root.mkdir(parents=True, exist_ok=True)
         self.broker = start_apache_kafka(self.workdir / "kafka")
-        self.stack = LocalStack(stack_settings(self.workdir, self.run_root, self.broker))
+        self.stack = LocalStack(
+            stack_settings(self.workdir, self.run_root, self.broker.bootstrap_servers)
+        )
         self.stack.start()
         threading.Thread(target=self._write_checkpoints, daemon=True).start()
         return self.stack

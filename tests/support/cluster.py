@@ -90,8 +90,8 @@ def install_dependencies(
             *dependencies.clickhouse(NAMESPACE, kiseki_image),
         ],
     )
-    # Ready before the chart's services start: they exit while the broker is unreachable, and
-    # the kubelet's restart back-off would then outlast a slow JVM start by minutes.
+    # Ready before the chart's services start, so that the tests' time limits do not include a
+    # slow JVM start (the services would wait for the broker, not ready, until it answered).
     until(cluster, lambda: not unavailable(cluster), DEPENDENCIES_S)
 
 

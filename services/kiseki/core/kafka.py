@@ -118,8 +118,8 @@ def decode(record: ConsumerRecord[bytes, bytes], message_type: type[M]) -> Deliv
 async def ensure_topics(config: KafkaConfig, partitions: dict[str, int]) -> None:
     """Create the topics that do not exist yet (replication 1 locally; set by ops on a cluster)."""
     admin = AIOKafkaAdminClient(**config.client_kwargs())
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         wanted: Sequence[NewTopic] = [
             NewTopic(name, num_partitions=count, replication_factor=1)

@@ -13,3 +13,8 @@ STORE_INSERTED_ROWS = Counter(
     "kiseki_store_inserted_rows_total", "Rows sent to the store", ["table"]
 )
 STORE_QUERY_SECONDS = Histogram("kiseki_store_query_seconds", "Store query latency", ["kind"])
+DEPENDENCY_RETRIES = Counter(
+    "kiseki_dependency_retries_total",
+    "Failed attempts to reach a dependency (broker, store) while starting",
+    ["dependency"],
+)

@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 MainCoroutine = Callable[["ServiceContext"], Coroutine[Any, Any, None]]
 
 
+class StoppedWhileWaiting(Exception):
+    """Stop was requested while the service waited for a dependency (core.startup)."""
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     log_level: str = setting("KISEKI_LOG_LEVEL", "INFO", doc="root log level")
@@ -68,7 +72,7 @@ async def _run(name: str, config: ServiceConfig, main: MainCoroutine) -> None:
             await asyncio.wait({task}, timeout=config.stop_grace_s)
             if task.cancel():
                 log.warning("in-flight work did not finish within the grace period; cancelled")
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, StoppedWhileWaiting):
             await task
     finally:
         stop_wait.cancel()

@@ -14,6 +14,7 @@ from kiseki.core.kafka import Delivery, ProtoProducer, ensure_topics
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_tail import LATEST, TopicTail
 from kiseki.core.service import ServiceContext
+from kiseki.core.startup import reach_broker
 from kiseki.core.status import checkpoint_status
 from kiseki.orchestrator.config import OrchestratorConfig
 from kiseki.orchestrator.conversion import (
@@ -308,6 +309,7 @@ class Orchestrator:
         return tail
 
     async def run(self, context: ServiceContext) -> None:
+        await reach_broker(context, self.kafka, self.topics.partitions(self.config.job_partitions))
         await self._producer.start()
         tail = await self.rebuild()
         try:

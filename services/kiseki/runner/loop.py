@@ -22,6 +22,7 @@ from kiseki.core.kafka import Delivery, ProtoProducer, TransientError
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.core.service import ServiceContext
+from kiseki.core.startup import reach_broker
 from kiseki.evaluation.metrics import MetricUnavailable
 from kiseki.runner.chunks import split_results
 from kiseki.runner.config import RunnerConfig
@@ -161,6 +162,7 @@ class TaskRunner:
         )
 
     async def run(self, context: ServiceContext) -> None:
+        await reach_broker(context, self.kafka)
         await self._producer.start()
         await self.finished.start()
         consumer = ProtoConsumer(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kiseki.core.config import load_config
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.service import ServiceConfig, ServiceContext, run_service
+from kiseki.core.startup import open_store_when_reachable
 from kiseki.core.store import StoreConfig
 from kiseki.core.store.query_api import query_server
 from kiseki.sink.config import SinkConfig
@@ -16,7 +17,7 @@ def main() -> None:
     store_config = load_config(StoreConfig)
 
     async def serve(context: ServiceContext) -> None:
-        store = store_config.open()
+        store = await open_store_when_reachable(context, store_config)
         query = query_server(store, sink.query_host, sink.query_port) if sink.query_port else None
         try:
             if query is not None:

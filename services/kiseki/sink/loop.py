@@ -11,10 +11,11 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from kiseki.core.kafka import Delivery, ProtoProducer, TransientError, ensure_topics
+from kiseki.core.kafka import Delivery, ProtoProducer, TransientError
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.core.service import ServiceContext
+from kiseki.core.startup import reach_broker
 from kiseki.core.store import Store, apply_schema
 from kiseki.sink.announce import RegressionWatch
 from kiseki.sink.config import SinkConfig
@@ -67,7 +68,7 @@ async def run_sink(
     topics = kafka.topics
     # The sink may start before the orchestrator: a consumer subscribed to a topic that does
     # not exist yet can miss it until its next metadata refresh (minutes).
-    await ensure_topics(kafka, topics.partitions())
+    await reach_broker(context, kafka)
     producer = ProtoProducer(kafka, "kiseki-sink")
     await producer.start()
     types: dict[str, type[Message]] = {

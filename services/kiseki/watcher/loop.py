@@ -30,10 +30,11 @@ from pathlib import Path
 
 from aiokafka.errors import KafkaError
 
-from kiseki.core.kafka import ProtoProducer, ensure_topics
+from kiseki.core.kafka import ProtoProducer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_tail import TopicTail
 from kiseki.core.service import ServiceContext
+from kiseki.core.startup import reach_broker
 from kiseki.core.status import checkpoint_status
 from kiseki.v1 import events_pb2 as ev
 from kiseki.watcher.config import WatcherConfig
@@ -115,8 +116,7 @@ async def follow_run(
 async def run_watcher(
     context: ServiceContext, kafka: KafkaConfig, config: WatcherConfig, runs: list[WatchedRun]
 ) -> None:
-    topics = kafka.topics
-    await ensure_topics(kafka, topics.partitions())
+    await reach_broker(context, kafka)
     published = await read_published(kafka)
     publisher = Publisher(kafka)
     await publisher.producer.start()
