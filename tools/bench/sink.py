@@ -2,16 +2,17 @@
 
 The sink's own path from the bytes the results topic holds: JobResults records of 1,000
 SampleResults each are decoded as the sink's consumer decodes them (kiseki.core.kafka.decode
-into the sink's RESULTS_VIEW) and written by StoreWriter.write_results in fetches of 100 jobs
-(the store decoding the samples). Beside it, on the same store in the same run, a raw
-`INSERT ... SELECT` of as many generated rows of the same shape (the engine alone, no
-client), in KISEKI_BENCH_SINK_ROUNDS paired rounds (default 3; medians, and the median of
+into the sink's RESULTS_VIEW) and written by StoreWriter.write_results in fetches as the
+sink's consumer takes them (KISEKI_SINK_MAX_BATCH_RECORDS, 200 jobs by default; a backlog
+fills every fetch), the store decoding the samples. Beside it, on the same store in the same
+run, a raw `INSERT ... SELECT` of as many generated rows of the same shape (the engine alone,
+no client), in KISEKI_BENCH_SINK_ROUNDS paired rounds (default 3; medians, and the median of
 the rounds' ratios). N = KISEKI_BENCH_SINK_ROWS (default 500,000) a round. The server is
 kiseki.local's ClickHouse 26.9 on this machine. Prints one JSON object with the load average:
-rows/s, the sink/raw ratio per store,
-the sink against the target (>= 200k rows/s to the server), and the bytes on disk a sample
-row takes as the sink wrote them, its share of the prompts table included (the parts
-unmerged; tools/bench/store.py measures realistic prompts at 10M rows).
+rows/s, the sink/raw ratio per store, the sink against the target (>= 200k rows/s to the
+server), and the bytes on disk a sample row takes as the sink wrote them, its share of the
+prompts table included (the parts unmerged; tools/bench/store.py measures realistic prompts
+at 10M rows).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ TYPE = ev.JobResults.DESCRIPTOR.full_name.encode()
 ROWS = int(os.environ.get("KISEKI_BENCH_SINK_ROWS", "500000"))
 # Paired rounds (sink, then raw, on each store), medians reported: the machine is shared.
 ROUNDS = int(os.environ.get("KISEKI_BENCH_SINK_ROUNDS", "3"))
-SAMPLES, JOBS_PER_FETCH, TARGET_ROWS_PER_S = 1000, 100, 200_000
+SAMPLES, TARGET_ROWS_PER_S = 1000, 200_000
 # A 4-shot NLI prompt's length (~1,000 characters), the same 1,000 prompts at every checkpoint
 # as a run asks them; the output, gold and metrics of a generation.
 PROMPT = "前提と仮説の関係をentailment、contradiction、neutralの中から回答してください。\n\n" * 16
@@ -90,11 +91,12 @@ def _record(offset: int, value: bytes) -> ConsumerRecord[bytes, bytes]:
 async def sink_path(store: Store, records: list[bytes]) -> float:
     config = SinkConfig()
     writer = StoreWriter(store, config.max_insert_rows, config.known_prompts)
+    fetched = config.max_batch_records
     started = time.perf_counter()
-    for first in range(0, len(records), JOBS_PER_FETCH):
+    for first in range(0, len(records), fetched):
         fetch = [
             decode(_record(first + offset, data), RESULTS_VIEW)
-            for offset, data in enumerate(records[first : first + JOBS_PER_FETCH])
+            for offset, data in enumerate(records[first : first + fetched])
         ]
         await writer.write_results(fetch)
     return time.perf_counter() - started
