@@ -86,3 +86,45 @@ def test_the_commands_print_them(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["noise", RUN, "--dataset", "jsquad", "--plot", str(plot), *url]) == 0
     assert plot.stat().st_size > 0
     assert main(["regressions", RUN, "--alpha", "0.0001", *url]) == 2  # none that strong
+
+
+class Recording:
+    """The store, with the checkpoints each query of the samples was restricted to."""
+
+    def __init__(self, store: Store) -> None:
+        self.store, self.restricted_to = store, list[list[str]]()
+
+    def query(self, sql: str, params: dict[str, object]) -> list[dict[str, object]]:
+        self.restricted_to.append(list(params.get("checkpoints", [])))  # type: ignore[call-overload]
+        return self.store.query(sql, params)
+
+
+def test_the_sinks_kept_scores_find_what_a_whole_read_finds(store: Store) -> None:
+    """Checkpoints arriving one by one, one of them scored again with other values: the
+    check that keeps the steps' scores (StepMeans, as the sink does) announces exactly what
+    one reading the whole run announces, and after the first it reads only the checkpoints
+    it compares."""
+    arrivals = [
+        (100, [0.0] * 2 + [1.0] * 18),
+        (200, [0.0] * 10 + [1.0] * 10),
+        (300, [0.0] * 9 + [1.0] * 11),
+        (200, [1.0] * 20),  # step 200 scored again: its drop gone, and it is the best now
+        (400, [0.0] * 10 + [1.0] * 10),
+        (500, [0.0] * 20),
+    ]
+    kept, recording = regressions.StepMeans(), Recording(store)
+    for number, (step, values) in enumerate(arrivals):
+        store.insert_rows("sample_results", _rows("jnli", step, values), f"arrival-{number}")
+        recording.restricted_to.clear()
+        incremental = regressions.drops_at(
+            recording,  # type: ignore[arg-type]
+            *(RUN, step, "jnli", "generate"),
+            known=kept,
+            checkpoint=f"{RUN}-{step}",
+        )
+        whole = regressions.drops_at(store, RUN, step, "jnli", "generate")
+        assert incremental == whole, (step, incremental, whole)
+        if number:
+            assert all(recording.restricted_to), recording.restricted_to
+    found = [(r["step"], r["against"], r["against_step"]) for r in whole]
+    assert found == [(500, "previous", 400), (500, "best", 200)]

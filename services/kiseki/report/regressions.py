@@ -22,7 +22,7 @@ from kiseki.report.queries import Rows, require_runs
 
 _VALUES_SQL = """
 SELECT s.dataset AS dataset, s.scoring_mode AS scoring_mode, s.step AS step,
-       s.sample_index AS sample_index,
+       s.checkpoint_id AS checkpoint_id, s.sample_index AS sample_index,
        s.metrics[multiIf(s.scoring_mode = 'loglikelihood', 'acc',
                          s.scoring_mode = 'gold', 'byte_likelihood', m.metric)] AS value
 FROM sample_results AS s FINAL
@@ -31,11 +31,14 @@ WHERE s.run_id = {run:String}
   AND ({dataset:String} = '' OR s.dataset = {dataset:String})
   AND ({mode:String} = '' OR s.scoring_mode = {mode:String})
   AND (empty({steps:Array(Int64)}) OR has({steps:Array(Int64)}, s.step))
+  AND (empty({checkpoints:Array(String)}) OR s.checkpoint_id IN {checkpoints:Array(String)})
 """
 SAMPLES_SQL = _VALUES_SQL + "ORDER BY dataset, scoring_mode, step, sample_index"
-# Each checkpoint's score, to pick the ones a new checkpoint is compared with without reading
-# every sample of the run.
-MEANS_SQL = f"SELECT step, avg(value) AS score FROM ({_VALUES_SQL}) GROUP BY step"
+# Each step's score and the checkpoints scored at it, to pick the ones a new checkpoint is
+# compared with without reading every sample of the run. Filtered by checkpoint (the
+# table's key after the run), a query reads only those checkpoints' granules.
+MEANS_SQL = f"""SELECT step, avg(value) AS score, groupUniqArray(checkpoint_id) AS checkpoints
+FROM ({_VALUES_SQL}) GROUP BY step"""
 SHOWN_FLIPS = 10
 # The significance level of a reported drop, unless the caller names one.
 ALPHA = 0.05
@@ -54,17 +57,58 @@ class Series:
         return sum(values) / len(values)
 
 
+class StepMeans:
+    """Per (run, dataset, mode): each step's score and its checkpoints, read whole the first
+    time the triple is asked for and then one step at a time, so that checking a new
+    checkpoint reads its samples and its references', not the run's (the sink keeps one)."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str, str], dict[int, tuple[float, frozenset[str]]]] = {}
+
+    def refresh(
+        self, store: Store, run_id: str, dataset: str, mode: str, step: int, checkpoint: str
+    ) -> dict[int, tuple[float, frozenset[str]]]:
+        """Every step's (score, checkpoints), `step`'s read again with `checkpoint` among its
+        checkpoints (the whole triple when first asked for, or when `checkpoint` is empty)."""
+        key = (run_id, dataset, mode)
+        known = self._known.get(key)
+        ids: list[str] = []
+        if known is not None and checkpoint:
+            ids = sorted(known.get(step, (0.0, frozenset[str]()))[1] | {checkpoint})
+        params = {"run": run_id, "dataset": dataset, "mode": mode, "steps": [], "checkpoints": ids}
+        fresh = {
+            int(row["step"]): (float(row["score"]), frozenset(row["checkpoints"]))
+            for row in store.query(MEANS_SQL, params)
+        }
+        if known is None or not ids:
+            self._known[key] = fresh
+            return fresh
+        known.update(fresh)
+        return known
+
+
 def series(store: Store, run_id: str, dataset: str = "", mode: str = "") -> list[Series]:
     require_runs(store, [run_id])
     return _series(store, run_id, dataset, mode)
 
 
 def _series(
-    store: Store, run_id: str, dataset: str, mode: str, steps: Sequence[int] = ()
+    store: Store,
+    run_id: str,
+    dataset: str,
+    mode: str,
+    steps: Sequence[int] = (),
+    checkpoints: Sequence[str] = (),
 ) -> list[Series]:
-    """Every checkpoint's per-sample values, or those of `steps` only."""
+    """Every checkpoint's per-sample values, or those of `steps` (and `checkpoints`) only."""
     grouped: dict[tuple[str, str], dict[int, dict[int, float]]] = defaultdict(dict)
-    params = {"run": run_id, "dataset": dataset, "mode": mode, "steps": list(steps)}
+    params = {
+        "run": run_id,
+        "dataset": dataset,
+        "mode": mode,
+        "steps": list(steps),
+        "checkpoints": list(checkpoints),
+    }
     for row in store.query(SAMPLES_SQL, params):
         values = grouped[(row["dataset"], row["scoring_mode"])]
         values.setdefault(int(row["step"]), {})[int(row["sample_index"])] = float(row["value"])
@@ -120,16 +164,26 @@ def regressions(
 
 
 def drops_at(
-    store: Store, run_id: str, step: int, dataset: str, mode: str, alpha: float = ALPHA
+    store: Store,
+    run_id: str,
+    step: int,
+    dataset: str,
+    mode: str,
+    alpha: float = ALPHA,
+    known: StepMeans | None = None,
+    checkpoint: str = "",
 ) -> Rows:
     """The rows `regressions` lists for one checkpoint, from the samples of that checkpoint
-    and of those it is compared with: what the sink announces when a checkpoint is scored."""
-    params = {"run": run_id, "dataset": dataset, "mode": mode, "steps": []}
-    means = {int(r["step"]): float(r["score"]) for r in store.query(MEANS_SQL, params)}
+    and of those it is compared with: what the sink announces when `checkpoint` (at `step`)
+    is scored. `known` carries the steps' scores from one call to the next."""
+    steps = (known or StepMeans()).refresh(store, run_id, dataset, mode, step, checkpoint)
+    means = {other: score for other, (score, _) in steps.items()}
     against = references(means, step)
     if step not in means or not against:
         return []
-    [s] = _series(store, run_id, dataset, mode, [step, *(other for _, other in against)])
+    wanted = [step, *(other for _, other in against)]
+    ids = sorted(set[str]().union(*(steps[other][1] for other in wanted)))
+    [s] = _series(store, run_id, dataset, mode, wanted, ids)
     return _drops(s, step, against, alpha)
 
 

@@ -26,7 +26,7 @@ from kiseki.core.kafka import ProtoProducer
 from kiseki.core.scoring_modes import SCORING_MODES, scoring_mode_name
 from kiseki.core.status import regression_status
 from kiseki.core.store import Store
-from kiseki.report.regressions import drops_at
+from kiseki.report.regressions import StepMeans, drops_at
 from kiseki.sink.writer import dedup_token
 from kiseki.v1 import events_pb2 as ev
 
@@ -72,6 +72,7 @@ class RegressionWatch:
     ) -> None:
         self.store, self.producer, self.topic, self.alpha = store, producer, status_topic, alpha
         self._queue: asyncio.Queue[list[ev.JobSummary]] = asyncio.Queue(QUEUED_BATCHES)
+        self._means = StepMeans()
 
     def offer(self, summaries: list[ev.JobSummary]) -> None:
         """The summaries of a batch just written; returns at once."""
@@ -109,7 +110,14 @@ class RegressionWatch:
         done = self.store.query(ANNOUNCED_SQL, params | {"mode": scored.mode})
         announced = {(r["against"], int(r["against_step"])) for r in done}
         rows = drops_at(
-            self.store, scored.run_id, scored.step, scored.dataset, scored.mode, self.alpha
+            self.store,
+            scored.run_id,
+            scored.step,
+            scored.dataset,
+            scored.mode,
+            self.alpha,
+            known=self._means,
+            checkpoint=scored.checkpoint_id,
         )
         return [r for r in rows if (r["against"], r["against_step"]) not in announced]
 
