@@ -1,18 +1,19 @@
 """Sink insert benchmark: the sink's rows/s into chDB and into a real ClickHouse server.
 
-The sink's own path from the bytes the results topic holds: JobResults records of 1,000
-SampleResults each are decoded as the sink's consumer decodes them (kiseki.core.kafka.decode
-into the sink's RESULTS_VIEW) and written by StoreWriter.write_results in fetches as the
-sink's consumer takes them (KISEKI_SINK_MAX_BATCH_RECORDS, 200 jobs by default; a backlog
-fills every fetch), the store decoding the samples. Beside it, on the same store in the same
-run, a raw `INSERT ... SELECT` of as many generated rows of the same shape (the engine alone,
-no client), in KISEKI_BENCH_SINK_ROUNDS paired rounds (default 3; medians, and the median of
-the rounds' ratios). N = KISEKI_BENCH_SINK_ROWS (default 500,000) a round. The server is
-kiseki.local's ClickHouse 26.9 on this machine. Prints one JSON object with the load average:
-rows/s, the sink/raw ratio per store, the sink against the target (>= 200k rows/s to the
-server), and the bytes on disk a sample row takes as the sink wrote them, its share of the
-prompts table included (the parts unmerged; tools/bench/store.py measures realistic prompts
-at 10M rows).
+The sink's own path through a real broker, a backlog as a backfill leaves one: jobs of 1,000
+SampleResults each are split into records as the runner splits them (the 1 MiB message limit:
+~500 samples of ~1.8 kB a record), published to Apache Kafka 4.1's results topic (six
+partitions), then read by the sink's consumer with the sink's settings and written by its
+StoreWriter, the store decoding the samples. Timed from the first fetch that brings records to
+the last row. Beside it, in the same rounds: the sink fetching one record a partition (the
+clients' default, what the sink did before KISEKI_SINK_PARTITION_FETCH_BYTES), and a raw
+`INSERT ... SELECT` of as many generated rows of the same shape (the engine alone, no client),
+in KISEKI_BENCH_SINK_ROUNDS paired rounds (default 3; medians, and the median of the rounds'
+ratios). N = KISEKI_BENCH_SINK_ROWS (default 300,000) a round. The server is kiseki.local's
+ClickHouse 26.9 on this machine. Prints one JSON object with the load average: rows/s, the
+ratios, the sink against the target (>= 200k rows/s to the server), and the bytes on disk a
+sample row takes as the sink wrote them, its share of the prompts table included (the parts
+unmerged; tools/bench/store.py measures realistic prompts at 10M rows).
 """
 
 from __future__ import annotations
@@ -23,24 +24,28 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "services")]
 
-from aiokafka import ConsumerRecord  # noqa: E402
-
+from kiseki.core.config import load_config  # noqa: E402
 from kiseki.core.ids import prompt_hash  # noqa: E402
-from kiseki.core.kafka import TYPE_HEADER, decode  # noqa: E402
+from kiseki.core.kafka import ProtoProducer, ensure_topics  # noqa: E402
+from kiseki.core.kafka_config import KafkaConfig  # noqa: E402
+from kiseki.core.kafka_consumer import ProtoConsumer  # noqa: E402
 from kiseki.core.store import Store, apply_schema, open_store  # noqa: E402
+from kiseki.local.brokers import LocalBroker, start_apache_kafka  # noqa: E402
 from kiseki.local.clickhouse import start_clickhouse  # noqa: E402
+from kiseki.runner.chunks import split_results  # noqa: E402
 from kiseki.sink.config import SinkConfig  # noqa: E402
 from kiseki.sink.writer import RESULTS_VIEW, StoreWriter  # noqa: E402
 from kiseki.v1 import events_pb2 as ev  # noqa: E402
 
-TYPE = ev.JobResults.DESCRIPTOR.full_name.encode()
-ROWS = int(os.environ.get("KISEKI_BENCH_SINK_ROWS", "500000"))
+ROWS = int(os.environ.get("KISEKI_BENCH_SINK_ROWS", "300000"))
 # Paired rounds (sink, then raw, on each store), medians reported: the machine is shared.
 ROUNDS = int(os.environ.get("KISEKI_BENCH_SINK_ROUNDS", "3"))
 SAMPLES, TARGET_ROWS_PER_S = 1000, 200_000
@@ -60,8 +65,9 @@ FROM numbers({rows:UInt64})
 """
 
 
-def messages(run: str) -> list[bytes]:
-    """The results topic's records of a run: one job's samples each, serialized."""
+def messages(run: str, max_message_bytes: int) -> list[ev.JobResults]:
+    """The results topic's records of a run: each job's samples split as the runner splits
+    them, its summary in the last."""
     records = []
     for job in range(-(-ROWS // SAMPLES)):
         job_id, checkpoint = f"{run}-job-{job}", f"{run}-ck-{job}"
@@ -78,28 +84,60 @@ def messages(run: str) -> list[bytes]:
                 gold="neutral", metrics={"exact_match": float(index % 2)},
                 format_followed=True, latency_ms=12.5, choice_logprobs=[-0.1, -2.0],
             )  # fmt: skip
-        records.append(results.SerializeToString())
+        records += split_results(results, max_message_bytes)
     return records
 
 
-def _record(offset: int, value: bytes) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        "results", 0, offset, 0, 0, b"ck", value, None, 2, len(value), ((TYPE_HEADER, TYPE),)
-    )
+async def publish(kafka: KafkaConfig, records: list[ev.JobResults]) -> None:
+    producer = ProtoProducer(kafka, "bench")
+    await producer.start()
+    try:
+        for first in range(0, len(records), 64):  # acknowledged 64 at a time
+            await asyncio.gather(
+                *(
+                    producer.send(
+                        kafka.topics.results,
+                        r,
+                        key=r.summary.checkpoint_id or r.samples[0].checkpoint_id,
+                    )
+                    for r in records[first : first + 64]
+                )
+            )
+    finally:
+        await producer.stop()
 
 
-async def sink_path(store: Store, records: list[bytes]) -> float:
-    config = SinkConfig()
+async def sink_path(kafka: KafkaConfig, store: Store, group: str, fetch_bytes: int) -> float:
+    """The seconds the sink's consumer and writer take over the backlog, from the first fetch
+    that brings records; fetching `fetch_bytes` of each partition."""
+    config = load_config(SinkConfig)
     writer = StoreWriter(store, config.max_insert_rows, config.known_prompts)
-    fetched = config.max_batch_records
-    started = time.perf_counter()
-    for first in range(0, len(records), fetched):
-        fetch = [
-            decode(_record(first + offset, data), RESULTS_VIEW)
-            for offset, data in enumerate(records[first : first + fetched])
-        ]
-        await writer.write_results(fetch)
-    return time.perf_counter() - started
+    dead_letters = ProtoProducer(kafka, "bench-dlq")
+    await dead_letters.start()
+    consumer = ProtoConsumer(
+        kafka,
+        {kafka.topics.results: RESULTS_VIEW},
+        group,
+        dead_letters,
+        partition_fetch_bytes=fetch_bytes,
+    )
+    await consumer.start()
+    rows, started = 0, 0.0
+
+    async def write(batch: list[Any]) -> None:
+        nonlocal rows
+        await writer.write_results(batch)
+        rows += sum(len(d.message.samples) for d in batch)
+
+    try:
+        while rows < ROWS:
+            polled = time.perf_counter()
+            if await consumer.poll_batch(write, config.poll_timeout_ms, config.max_batch_records):
+                started = started or polled
+        return time.perf_counter() - started
+    finally:
+        await consumer.stop()
+        await dead_letters.stop()
 
 
 def raw_insert(store: Store) -> float:
@@ -116,31 +154,46 @@ def bytes_on_disk(store: Store) -> int:
     return int(row["n"])
 
 
-def measure(stores: dict[str, Store]) -> dict[str, dict[str, list[float]]]:
-    """ROUNDS paired rounds: each round's records (a run of their own) written by the sink,
-    then as many rows by the raw INSERT ... SELECT, into each store in turn."""
+def measure(kafka: KafkaConfig, stores: dict[str, Store]) -> dict[str, dict[str, list[float]]]:
+    """ROUNDS paired rounds. In each, two backlogs (runs and topics of their own) are
+    published, one read into each store by the sink at its fetch size, the other at one
+    record a partition (in turn first), and as many rows written by the raw INSERT ... SELECT."""
+    fetch_bytes = {"sink": load_config(SinkConfig).partition_fetch_bytes, "one_record": 0}
     rates: dict[str, dict[str, list[float]]] = {
-        name: {"sink": [], "raw": [], "ratio": []} for name in stores
+        name: {key: [] for key in ("sink", "one_record", "raw", "ratio", "ratio_one_record")}
+        for name in stores
     }
     for round_ in range(ROUNDS):
-        run = f"sink-{round_}"
-        records = messages(run)
+        order = list(fetch_bytes) if round_ % 2 == 0 else list(reversed(fetch_bytes))
+        topics = {key: replace(kafka, topic_prefix=f"{key}-{round_}") for key in order}
+        for key, backlog in topics.items():
+            asyncio.run(ensure_topics(backlog, backlog.topics.partitions()))
+            asyncio.run(publish(backlog, messages(f"{key}-{round_}", kafka.max_message_bytes)))
         for name, store in stores.items():
-            sink = ROWS / asyncio.run(sink_path(store, records))
-            if not round_:
-                rates[name]["bytes_per_row"] = [bytes_on_disk(store) / ROWS]
+            for key in order:
+                seconds = asyncio.run(
+                    sink_path(topics[key], store, f"bench-{name}", fetch_bytes[key])
+                )
+                rates[name][key].append(ROWS / seconds)
+                if not round_ and key == "sink":
+                    rates[name]["bytes_per_row"] = [bytes_on_disk(store) / ROWS]
+                [landed] = store.query(
+                    "SELECT count() AS n FROM sample_results FINAL WHERE run_id = {run:String}",
+                    {"run": f"{key}-{round_}"},
+                )
+                assert landed["n"] == ROWS, landed
             raw = ROWS / raw_insert(store)
-            [landed] = store.query(
-                "SELECT count() AS n FROM sample_results WHERE run_id = {run:String}", {"run": run}
-            )
-            assert landed["n"] == ROWS, landed
-            for key, value in (("sink", sink), ("raw", raw), ("ratio", sink / raw)):
-                rates[name][key].append(value)
+            rate = rates[name]
+            rate["raw"].append(raw)
+            rate["ratio"].append(rate["sink"][-1] / raw)
+            rate["ratio_one_record"].append(rate["sink"][-1] / rate["one_record"][-1])
     return rates
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory(dir=os.environ.get("KISEKI_BENCH_DIR")) as tmp:
+        broker: LocalBroker = start_apache_kafka(Path(tmp) / "kafka")
+        kafka = load_config(KafkaConfig, {"KISEKI_KAFKA_BOOTSTRAP": broker.bootstrap_servers})
         server = start_clickhouse(Path(tmp) / "server")
         stores = {
             "chdb": open_store(f"chdb:{Path(tmp) / 'chdb'}"),
@@ -149,22 +202,28 @@ def main() -> None:
         try:
             for store in stores.values():
                 apply_schema(store)
-            rates = measure(stores)
+            rates = measure(kafka, stores)
         finally:
             for store in stores.values():
                 store.close()
             server.stop()
+            broker.stop()
     report: dict[str, object] = {
         "benchmark": "sink_insert",
         "rows": ROWS,
         "rounds": ROUNDS,
         "prompt_chars": len(PROMPT),
+        "partition_fetch_bytes": load_config(SinkConfig).partition_fetch_bytes,
         "load_average_1min": round(os.getloadavg()[0], 1),
     }
     for name, rate in rates.items():
         report[f"{name}_sink_rows_per_s"] = round(median(rate["sink"]))
         report[f"{name}_raw_insert_select_rows_per_s"] = round(median(rate["raw"]))
         report[f"{name}_ratio_sink_vs_raw"] = round(median(rate["ratio"]), 3)
+        report[f"{name}_sink_one_record_a_partition_rows_per_s"] = round(median(rate["one_record"]))
+        report[f"{name}_ratio_sink_vs_one_record_a_partition"] = round(
+            median(rate["ratio_one_record"]), 2
+        )
         report[f"{name}_bytes_on_disk_per_sample_row"] = round(rate["bytes_per_row"][0], 1)
     server_sink = median(rates["server"]["sink"])
     report["target_server_sink_rows_per_s"] = TARGET_ROWS_PER_S

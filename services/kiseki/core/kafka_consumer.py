@@ -59,9 +59,12 @@ class ProtoConsumer(Generic[M]):
         dead_letters: ProtoProducer,
         validate: Validator[M] | None = None,
         max_handling_s: float = 300.0,
+        partition_fetch_bytes: int = 0,
     ) -> None:
         """`max_handling_s`: the longest one poll's records may take to handle before the
-        group counts this member as stuck and gives its partitions to another."""
+        group counts this member as stuck and gives its partitions to another.
+        `partition_fetch_bytes`: how much one fetch may bring of each partition (at least one
+        record; default one record's limit, KISEKI_KAFKA_MAX_MESSAGE_BYTES)."""
         self.group_id, self._types = group_id, dict(types)
         self._dead_letters, self._dlq_topic = dead_letters, config.topics.dlq
         self._max_bytes = config.max_message_bytes
@@ -71,7 +74,7 @@ class ProtoConsumer(Generic[M]):
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_partition_fetch_bytes=config.max_message_bytes,
+            max_partition_fetch_bytes=max(partition_fetch_bytes, config.max_message_bytes),
             session_timeout_ms=config.session_timeout_ms,
             heartbeat_interval_ms=max(100, config.session_timeout_ms // 3),
             max_poll_interval_ms=int(max_handling_s * 1000),

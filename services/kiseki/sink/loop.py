@@ -87,7 +87,9 @@ async def run_sink(
         topics.status: writer.write_status,
         topics.checkpoints: writer.write_checkpoints,
     }
-    consumer = ProtoConsumer(kafka, types, config.group_id, producer)
+    consumer = ProtoConsumer(
+        kafka, types, config.group_id, producer, partition_fetch_bytes=config.partition_fetch_bytes
+    )
     checks = asyncio.create_task(watch.run())
     try:
         await consumer.start()
