@@ -23,7 +23,7 @@ from kiseki.orchestrator.policy import parse_policies
 from kiseki.runner.config import RunnerConfig
 from kiseki.serving.endpoints import Endpoint
 from kiseki.v1 import events_pb2 as ev
-from support.kafka import consume_until
+from support.kafka import consume_until, prompt_records
 from support.messages import discovered
 from support.runner import DATASETS, running_runner
 
@@ -87,7 +87,10 @@ async def test_policy_settings_reach_the_stored_rows_and_equal_offline_scoring(
             producer,
             lambda got: sum(bool(d.message.summary.job_id) for d in got) == len(jobs),
         )
+        texts = {p.prompt_hash: p.text for p in await prompt_records(kafka_config)}
     results = [d.message for d in delivered]
+    for sample in (s for r in results for s in r.samples if not s.prompt):
+        sample.prompt = texts[sample.prompt_hash]  # sent once, on the prompts topic
     store = open_store(f"chdb:{tmp_path / 'store'}")
     apply_schema(store)
     insert_sample_rows(store, [sample_row(s) for r in results for s in r.samples])

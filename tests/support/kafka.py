@@ -10,6 +10,8 @@ from google.protobuf.message import Message
 from kiseki.core.kafka import Delivery, ProtoProducer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
+from kiseki.core.kafka_tail import TopicTail
+from kiseki.v1 import events_pb2 as ev
 
 M = TypeVar("M", bound=Message)
 
@@ -56,3 +58,14 @@ async def consume_all(
     return await consume_until(
         config, topic, group, message_type, producer, lambda got: len(got) >= expected, max_records
     )
+
+
+async def prompt_records(config: KafkaConfig) -> list[ev.PromptText]:
+    """Every record of the prompts topic: the texts a reader of the results topic joins, by
+    hash, to samples that carry only the hash."""
+    tail = TopicTail(config, {config.topics.prompts: ev.PromptText})
+    await tail.start()
+    try:
+        return [d.message for d in await tail.read_to_end()]
+    finally:
+        await tail.stop()

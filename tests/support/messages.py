@@ -7,7 +7,7 @@ from pathlib import Path
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from kiseki.core.ids import checkpoint_id
+from kiseki.core.ids import checkpoint_id, prompt_hash
 from kiseki.v1 import events_pb2 as ev
 
 AT = Timestamp(seconds=1_790_000_000, nanos=5_000)
@@ -91,10 +91,13 @@ DEAD = ev.DeadLetter(
     failed_at=AT,
 )
 
+PROMPT = ev.PromptText(prompt_hash=prompt_hash(SAMPLE.prompt), text=SAMPLE.prompt)
+
 SAMPLE_MESSAGES: tuple[Message, ...] = (
     DISCOVERED,
     JOB,
     SAMPLE,
+    PROMPT,
     SUMMARY,
     ev.JobResults(samples=[SAMPLE, SAMPLE], summary=SUMMARY),
     STATUS,

@@ -1,19 +1,20 @@
 """Sink insert benchmark: the sink's rows/s into chDB and into a real ClickHouse server.
 
 The sink's own path through a real broker, a backlog as a backfill leaves one: jobs of 1,000
-SampleResults each are split into records as the runner splits them (the 1 MiB message limit:
-~500 samples of ~1.8 kB a record), published to Apache Kafka 4.1's results topic (six
-partitions), then read by the sink's consumer with the sink's settings and written by its
-StoreWriter, the store decoding the samples. Timed from the first fetch that brings records to
-the last row. Beside it, in the same rounds: the sink fetching one record a partition (the
-clients' default, what the sink did before KISEKI_SINK_PARTITION_FETCH_BYTES), and a raw
-`INSERT ... SELECT` of as many generated rows of the same shape (the engine alone, no client),
-in KISEKI_BENCH_SINK_ROUNDS paired rounds (default 3; medians, and the median of the rounds'
-ratios). N = KISEKI_BENCH_SINK_ROWS (default 300,000) a round. The server is kiseki.local's
-ClickHouse 26.9 on this machine. Prints one JSON object with the load average: rows/s, the
-ratios, the sink against the target (>= 200k rows/s to the server), and the bytes on disk a
-sample row takes as the sink wrote them, its share of the prompts table included (the parts
-unmerged; tools/bench/store.py measures realistic prompts at 10M rows).
+SampleResults (~900-character prompts) published as the runner publishes them (each prompt's
+text once on the prompts topic, the samples by hash, split into records under the 1 MiB
+message limit) to Apache Kafka 4.1, then read by the sink's consumer with the sink's settings
+and written by its StoreWriter, the store decoding the samples. Timed from the first fetch
+that brings records to the last row. Beside it, in the same rounds: the same jobs published
+with every sample's text inline (as the runner did before the prompts topic; the sink cuts the
+texts out), and a raw `INSERT ... SELECT` of as many generated rows of the same shape (the
+engine alone, no client), in KISEKI_BENCH_SINK_ROUNDS paired rounds (default 3; medians, and
+the median of the rounds' ratios). N = KISEKI_BENCH_SINK_ROWS (default 300,000) a round. The
+server is kiseki.local's ClickHouse 26.9 on this machine. Prints one JSON object with the
+load average: rows/s, the ratios, the sink against the target (>= 200k rows/s to the server),
+and the bytes on disk a sample row takes as the sink wrote them, its share of the prompts
+table included (the parts unmerged; tools/bench/store.py measures realistic prompts at 10M
+rows).
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ from kiseki.core.store import Store, apply_schema, open_store  # noqa: E402
 from kiseki.local.brokers import LocalBroker, start_apache_kafka  # noqa: E402
 from kiseki.local.clickhouse import start_clickhouse  # noqa: E402
 from kiseki.runner.chunks import split_results  # noqa: E402
+from kiseki.runner.prompts import PromptsOut  # noqa: E402
 from kiseki.sink.config import SinkConfig  # noqa: E402
+from kiseki.sink.loop import routed  # noqa: E402
 from kiseki.sink.writer import RESULTS_VIEW, StoreWriter  # noqa: E402
 from kiseki.v1 import events_pb2 as ev  # noqa: E402
 
@@ -65,9 +68,8 @@ FROM numbers({rows:UInt64})
 """
 
 
-def messages(run: str, max_message_bytes: int) -> list[ev.JobResults]:
-    """The results topic's records of a run: each job's samples split as the runner splits
-    them, its summary in the last."""
+def messages(run: str) -> list[ev.JobResults]:
+    """A run's jobs, as the runner scores them."""
     records = []
     for job in range(-(-ROWS // SAMPLES)):
         job_id, checkpoint = f"{run}-job-{job}", f"{run}-ck-{job}"
@@ -84,22 +86,27 @@ def messages(run: str, max_message_bytes: int) -> list[ev.JobResults]:
                 gold="neutral", metrics={"exact_match": float(index % 2)},
                 format_followed=True, latency_ms=12.5, choice_logprobs=[-0.1, -2.0],
             )  # fmt: skip
-        records += split_results(results, max_message_bytes)
+        records.append(results)
     return records
 
 
-async def publish(kafka: KafkaConfig, records: list[ev.JobResults]) -> None:
+async def publish(kafka: KafkaConfig, jobs: list[ev.JobResults], inline: bool) -> None:
+    """The jobs' results as the runner publishes them: each prompt's text once on the prompts
+    topic (PromptsOut), then the samples by hash, split into records; or, `inline`, as it did
+    before, every sample with its prompt's text."""
     producer = ProtoProducer(kafka, "bench")
     await producer.start()
+    out = PromptsOut(producer, kafka.topics.prompts, kafka.max_message_bytes, 200_000)
     try:
+        records = []
+        for job in jobs:
+            if not inline:
+                job = ev.JobResults(samples=await out.publish(job.samples), summary=job.summary)
+            records += split_results(job, kafka.max_message_bytes)
         for first in range(0, len(records), 64):  # acknowledged 64 at a time
             await asyncio.gather(
                 *(
-                    producer.send(
-                        kafka.topics.results,
-                        r,
-                        key=r.summary.checkpoint_id or r.samples[0].checkpoint_id,
-                    )
+                    producer.send(kafka.topics.results, r, key=r.summary.checkpoint_id)
                     for r in records[first : first + 64]
                 )
             )
@@ -107,30 +114,37 @@ async def publish(kafka: KafkaConfig, records: list[ev.JobResults]) -> None:
         await producer.stop()
 
 
-async def sink_path(kafka: KafkaConfig, store: Store, group: str, fetch_bytes: int) -> float:
-    """The seconds the sink's consumer and writer take over the backlog, from the first fetch
-    that brings records; fetching `fetch_bytes` of each partition."""
+async def sink_path(kafka: KafkaConfig, store: Store, group: str, texts: int) -> float:
+    """The seconds the sink's consumer and writer, with the sink's settings, take over the
+    backlog (its rows and `texts` prompt texts), from the first fetch that brings records."""
     config = load_config(SinkConfig)
     writer = StoreWriter(store, config.max_insert_rows, config.known_prompts)
     dead_letters = ProtoProducer(kafka, "bench-dlq")
     await dead_letters.start()
-    consumer = ProtoConsumer(
+    consumer: ProtoConsumer[Any] = ProtoConsumer(
         kafka,
-        {kafka.topics.results: RESULTS_VIEW},
+        {kafka.topics.prompts: ev.PromptText, kafka.topics.results: RESULTS_VIEW},
         group,
         dead_letters,
-        partition_fetch_bytes=fetch_bytes,
+        partition_fetch_bytes=config.partition_fetch_bytes,
     )
     await consumer.start()
-    rows, started = 0, 0.0
+    rows, prompts, started = 0, 0, 0.0
 
-    async def write(batch: list[Any]) -> None:
+    async def write_results(batch: list[Any]) -> None:
         nonlocal rows
         await writer.write_results(batch)
         rows += sum(len(d.message.samples) for d in batch)
 
+    async def write_prompts(batch: list[Any]) -> None:
+        nonlocal prompts
+        await writer.write_prompts(batch)
+        prompts += len(batch)
+
+    write = routed({kafka.topics.prompts: write_prompts, kafka.topics.results: write_results})
+
     try:
-        while rows < ROWS:
+        while rows < ROWS or prompts < texts:
             polled = time.perf_counter()
             if await consumer.poll_batch(write, config.poll_timeout_ms, config.max_batch_records):
                 started = started or polled
@@ -156,37 +170,37 @@ def bytes_on_disk(store: Store) -> int:
 
 def measure(kafka: KafkaConfig, stores: dict[str, Store]) -> dict[str, dict[str, list[float]]]:
     """ROUNDS paired rounds. In each, two backlogs (runs and topics of their own) are
-    published, one read into each store by the sink at its fetch size, the other at one
-    record a partition (in turn first), and as many rows written by the raw INSERT ... SELECT."""
-    fetch_bytes = {"sink": load_config(SinkConfig).partition_fetch_bytes, "one_record": 0}
+    published, one as the runner publishes (texts on the prompts topic), the other with every
+    sample's text inline (as it did before); each is read into each store by the sink (in
+    turn first), and as many rows are written by the raw INSERT ... SELECT."""
+    ways = ("sink", "inline")
     rates: dict[str, dict[str, list[float]]] = {
-        name: {key: [] for key in ("sink", "one_record", "raw", "ratio", "ratio_one_record")}
+        name: {key: [] for key in ("sink", "inline", "raw", "ratio", "ratio_inline")}
         for name in stores
     }
     for round_ in range(ROUNDS):
-        order = list(fetch_bytes) if round_ % 2 == 0 else list(reversed(fetch_bytes))
+        order = list(ways) if round_ % 2 == 0 else list(reversed(ways))
         topics = {key: replace(kafka, topic_prefix=f"{key}-{round_}") for key in order}
         for key, backlog in topics.items():
             asyncio.run(ensure_topics(backlog, backlog.topics.partitions()))
-            asyncio.run(publish(backlog, messages(f"{key}-{round_}", kafka.max_message_bytes)))
+            asyncio.run(publish(backlog, messages(f"{key}-{round_}"), inline=key == "inline"))
         for name, store in stores.items():
             for key in order:
-                seconds = asyncio.run(
-                    sink_path(topics[key], store, f"bench-{name}", fetch_bytes[key])
-                )
+                texts = 0 if key == "inline" else min(SAMPLES, ROWS)
+                seconds = asyncio.run(sink_path(topics[key], store, name, texts))
                 rates[name][key].append(ROWS / seconds)
                 if not round_ and key == "sink":
                     rates[name]["bytes_per_row"] = [bytes_on_disk(store) / ROWS]
                 [landed] = store.query(
-                    "SELECT count() AS n FROM sample_results FINAL WHERE run_id = {run:String}",
+                    "SELECT count() AS n FROM samples WHERE run_id = {run:String} AND prompt != ''",
                     {"run": f"{key}-{round_}"},
                 )
-                assert landed["n"] == ROWS, landed
+                assert landed["n"] == ROWS, landed  # every row, joined to its text
             raw = ROWS / raw_insert(store)
             rate = rates[name]
             rate["raw"].append(raw)
             rate["ratio"].append(rate["sink"][-1] / raw)
-            rate["ratio_one_record"].append(rate["sink"][-1] / rate["one_record"][-1])
+            rate["ratio_inline"].append(rate["sink"][-1] / rate["inline"][-1])
     return rates
 
 
@@ -220,10 +234,8 @@ def main() -> None:
         report[f"{name}_sink_rows_per_s"] = round(median(rate["sink"]))
         report[f"{name}_raw_insert_select_rows_per_s"] = round(median(rate["raw"]))
         report[f"{name}_ratio_sink_vs_raw"] = round(median(rate["ratio"]), 3)
-        report[f"{name}_sink_one_record_a_partition_rows_per_s"] = round(median(rate["one_record"]))
-        report[f"{name}_ratio_sink_vs_one_record_a_partition"] = round(
-            median(rate["ratio_one_record"]), 2
-        )
+        report[f"{name}_sink_texts_inline_rows_per_s"] = round(median(rate["inline"]))
+        report[f"{name}_ratio_sink_vs_texts_inline"] = round(median(rate["ratio_inline"]), 2)
         report[f"{name}_bytes_on_disk_per_sample_row"] = round(rate["bytes_per_row"][0], 1)
     server_sink = median(rates["server"]["sink"])
     report["target_server_sink_rows_per_s"] = TARGET_ROWS_PER_S

@@ -116,13 +116,20 @@ def decode(record: ConsumerRecord[bytes, bytes], message_type: type[M]) -> Deliv
 
 
 async def ensure_topics(config: KafkaConfig, partitions: dict[str, int]) -> None:
-    """Create the topics that do not exist yet (replication 1 locally; set by ops on a cluster)."""
+    """Create the topics that do not exist yet (replication 1 locally; set by ops on a cluster),
+    the compacted ones (Topics.compacted) with `cleanup.policy=compact`."""
+    compacted = config.topics.compacted()
     admin = AIOKafkaAdminClient(**config.client_kwargs())
     try:
         await admin.start()
         existing = set(await admin.list_topics())
         wanted: Sequence[NewTopic] = [
-            NewTopic(name, num_partitions=count, replication_factor=1)
+            NewTopic(
+                name,
+                num_partitions=count,
+                replication_factor=1,
+                topic_configs={"cleanup.policy": "compact"} if name in compacted else {},
+            )
             for name, count in partitions.items()
             if name not in existing
         ]

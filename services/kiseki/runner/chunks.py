@@ -29,7 +29,8 @@ def _fitted(sample: ev.SampleResult, limit: int) -> ev.SampleResult:
         if len(text.encode()) > budget:
             cut = text.encode()[:budget].decode(errors="ignore")
             setattr(fitted, name, cut + TRUNCATION_MARK)
-    fitted.prompt_hash = prompt_hash(fitted.prompt)  # the prompt kept is the one stored
+    if fitted.prompt != sample.prompt:  # the prompt kept is the one stored
+        fitted.prompt_hash = prompt_hash(fitted.prompt)
     return fitted
 
 

@@ -87,3 +87,12 @@ class RunnerConfig:
         unit="seconds",
         doc="one packed request; generous because a large model on a busy GPU is slow",
     )
+    sent_prompts: int = setting(
+        "KISEKI_RUNNER_SENT_PROMPTS",
+        200_000,
+        unit="prompts",
+        doc="hashes of the prompts this runner has published on the prompts topic that it"
+        " remembers (~100 B each), so the next checkpoint's results carry hashes, not texts;"
+        " the llm-jp-eval v1.4.1 suites hold fewer distinct prompts, and one forgotten is only"
+        " published again",
+    )

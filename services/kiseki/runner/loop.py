@@ -28,6 +28,7 @@ from kiseki.runner.chunks import split_results
 from kiseki.runner.config import RunnerConfig
 from kiseki.runner.evaluate import Emit
 from kiseki.runner.finished import FinishedCheckpoints
+from kiseki.runner.prompts import PromptsOut
 from kiseki.runner.summaries import job_summary
 from kiseki.serving.client import ScoringClient
 from kiseki.v1 import events_pb2 as ev
@@ -60,9 +61,15 @@ class TaskRunner:
         self.kafka, self.config, self.score = kafka, config, score
         self._producer = ProtoProducer(kafka, "kiseki-runner")
         self.finished = FinishedCheckpoints(kafka)
+        self._prompts = PromptsOut(
+            self._producer, kafka.topics.prompts, kafka.max_message_bytes, config.sent_prompts
+        )
 
     async def _publish(self, job: ev.EvaluationJob, results: ev.JobResults) -> None:
-        for message in split_results(results, self.kafka.max_message_bytes):
+        """The prompts' texts first (PromptsOut), then the results naming them by hash."""
+        outgoing = ev.JobResults(samples=await self._prompts.publish(results.samples))
+        outgoing.summary.CopyFrom(results.summary)
+        for message in split_results(outgoing, self.kafka.max_message_bytes):
             await self._producer.send(self.kafka.topics.results, message, key=job.checkpoint_id)
 
     async def _attempt(self, job: ev.EvaluationJob, client: ScoringClient) -> ev.JobResults:

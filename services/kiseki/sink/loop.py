@@ -72,6 +72,7 @@ async def run_sink(
     producer = ProtoProducer(kafka, "kiseki-sink")
     await producer.start()
     types: dict[str, type[Message]] = {
+        topics.prompts: ev.PromptText,
         topics.results: RESULTS_VIEW,
         topics.status: ev.CheckpointStatus,
         topics.checkpoints: ev.CheckpointDiscovered,
@@ -83,6 +84,7 @@ async def run_sink(
         watch.offer([d.message.summary for d in batch if d.message.summary.job_id])
 
     writes: dict[str, Write] = {
+        topics.prompts: writer.write_prompts,
         topics.results: write_results,
         topics.status: writer.write_status,
         topics.checkpoints: writer.write_checkpoints,

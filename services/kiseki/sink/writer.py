@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from kiseki.core.ids import prompt_hash
 from kiseki.core.kafka import Delivery, TransientError
 from kiseki.core.status import is_lifecycle
 from kiseki.core.store import Store, StoreUnavailable
@@ -147,6 +148,20 @@ class StoreWriter:
         jobs = [_results_identity(d) for d in batch]
         await self._insert_samples(batch, dedup_token("samples", jobs))
         await self._insert("job_summaries", summaries, dedup_token("summaries", jobs))
+
+    async def write_prompts(self, batch: list[Delivery[ev.PromptText]]) -> None:
+        """The prompts topic's texts not written yet, each checked against its hash (a record
+        whose text does not hash to its key is refused, and dead-lettered)."""
+        fresh: dict[bytes, str] = {}
+        for delivery in batch:
+            text = delivery.message
+            if prompt_hash(text.text) != text.prompt_hash:
+                raise ValueError(f"prompt text does not hash to {text.prompt_hash.hex()!r}")
+            if text.prompt_hash not in self.known:
+                fresh[text.prompt_hash] = text.text
+        keys = [digest.hex() for digest in fresh]
+        await self._off_loop(insert_prompts, self.store, fresh, dedup_token("prompts", keys))
+        self.known.add(fresh)
 
     async def write_status(self, batch: list[Delivery[ev.CheckpointStatus]]) -> None:
         # An announcement (the sink's own, read back) is in regression_alerts already.

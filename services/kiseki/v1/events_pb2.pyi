@@ -199,6 +199,14 @@ class SampleResult(_message.Message):
     prompt_hash: bytes
     def __init__(self, job_id: _Optional[str] = ..., checkpoint_id: _Optional[str] = ..., run_id: _Optional[str] = ..., step: _Optional[int] = ..., dataset: _Optional[str] = ..., sample_index: _Optional[int] = ..., scoring_mode: _Optional[_Union[ScoringMode, str]] = ..., prompt: _Optional[str] = ..., raw_output: _Optional[str] = ..., prediction: _Optional[str] = ..., gold: _Optional[str] = ..., metrics: _Optional[_Mapping[str, float]] = ..., format_followed: _Optional[bool] = ..., latency_ms: _Optional[float] = ..., choice_logprobs: _Optional[_Iterable[float]] = ..., prompt_hash: _Optional[bytes] = ...) -> None: ...
 
+class PromptText(_message.Message):
+    __slots__ = ("prompt_hash", "text")
+    PROMPT_HASH_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    prompt_hash: bytes
+    text: str
+    def __init__(self, prompt_hash: _Optional[bytes] = ..., text: _Optional[str] = ...) -> None: ...
+
 class JobSummary(_message.Message):
     __slots__ = ("job_id", "checkpoint_id", "run_id", "step", "dataset", "scoring_mode", "shard_index", "shard_count", "num_samples", "scores", "failed", "error", "duration_s", "settings_digest", "prompt_digest", "kiseki_version", "serving_backend", "dtype")
     class ScoresEntry(_message.Message):

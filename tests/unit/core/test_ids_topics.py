@@ -42,7 +42,9 @@ def test_topics_carry_the_prefix() -> None:
         "study1.checkpoints",
         "study1.jobs",
         "study1.results",
+        "study1.prompts",
         "study1.status",
         "study1.dlq",
     )
     assert Topics("").dlq == "dlq"
+    assert Topics("study1").compacted() == {"study1.prompts"}

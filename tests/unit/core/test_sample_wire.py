@@ -67,3 +67,16 @@ def test_the_views_read_a_record_with_the_records_own_field_numbers() -> None:
         assert record.fields_by_name[field.name].number == field.number
     for field in ev.JobResults.View.Sample.DESCRIPTOR.fields:
         assert sample.fields_by_name[field.name].number == field.number
+
+
+def test_samples_sent_without_their_texts_keep_their_hashes() -> None:
+    """A runner publishes a prompt's text on the prompts topic and the samples by hash: the
+    writer keeps each hash, new to it or not, and takes no text from the record."""
+    samples = [ev.SampleResult(prompt_hash=prompt_hash(f"p{i}"), sample_index=i) for i in range(3)]
+    value = ev.JobResults(samples=samples).SerializeToString()
+    new: dict[bytes, str] = {}
+    stored = record_samples(ev.JobResults.View.FromString(value), value, KnownPrompts(10), new)
+    assert new == {}
+    assert [s.prompt_hash for s in ev.JobResults.FromString(stored).samples] == [
+        prompt_hash(f"p{i}") for i in range(3)
+    ]

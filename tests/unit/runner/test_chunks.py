@@ -65,6 +65,13 @@ def test_a_sample_larger_than_a_message_keeps_its_scores_and_loses_text() -> Non
     assert all(m.ByteSize() <= LIMIT for m in messages)
 
 
+def test_a_large_sample_whose_text_went_to_the_prompts_topic_keeps_its_hash() -> None:
+    sample = ev.SampleResult(sample_index=0, raw_output="x" * 200_000, prompt_hash=b"h" * 16)
+    [message] = split_results(ev.JobResults(samples=[sample]), LIMIT)
+    assert message.samples[0].raw_output.endswith(TRUNCATION_MARK)
+    assert (message.samples[0].prompt, message.samples[0].prompt_hash) == ("", b"h" * 16)
+
+
 def test_a_limit_too_small_for_anything_is_refused() -> None:
     with pytest.raises(ValueError, match="no room"):
         split_results(_results(1, 10), FRAMING_ALLOWANCE_BYTES)

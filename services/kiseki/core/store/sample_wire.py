@@ -105,14 +105,17 @@ def record_samples(
     each with its text's hash. A text is read (its UTF-8 checked, its hash computed) only
     when the sample's hash is new to `known` (or missing, from an older runner); then it
     goes into `new`. `view` is the record `value` parsed; its texts are cut out, so a view
-    handled again (a batch retried record by record) is read again from `value`."""
+    handled again (a batch retried record by record) is read again from `value`. A sample
+    with a hash and no text (a runner publishes texts on the prompts topic) keeps its hash."""
     seen = known.keys
     for sample in view.samples:
         digest = sample.prompt_hash
         if digest not in seen and digest not in new:
             text = sample.prompt
-            if not text and digest and value:
-                return record_samples(ev.JobResults.View.FromString(value), b"", known, new)
+            if not text and digest:
+                if value:  # handled before, its texts cut: read again
+                    return record_samples(ev.JobResults.View.FromString(value), b"", known, new)
+                continue  # sent without its text: that is on the prompts topic
             digest = prompt_hash_of(text)
             if digest != sample.prompt_hash:
                 sample.prompt_hash = digest
