@@ -45,7 +45,7 @@ from kiseki.runner.chunks import split_results  # noqa: E402
 from kiseki.runner.prompts import PromptsOut  # noqa: E402
 from kiseki.sink.config import SinkConfig  # noqa: E402
 from kiseki.sink.loop import routed  # noqa: E402
-from kiseki.sink.writer import RESULTS_VIEW, StoreWriter  # noqa: E402
+from kiseki.sink.writer import RESULTS_VIEW, StoreWriter, validate_record  # noqa: E402
 from kiseki.v1 import events_pb2 as ev  # noqa: E402
 
 ROWS = int(os.environ.get("KISEKI_BENCH_SINK_ROWS", "300000"))
@@ -126,6 +126,7 @@ async def sink_path(kafka: KafkaConfig, store: Store, group: str, texts: int) ->
         {kafka.topics.prompts: ev.PromptText, kafka.topics.results: RESULTS_VIEW},
         group,
         dead_letters,
+        validate_record,
         partition_fetch_bytes=config.partition_fetch_bytes,
     )
     await consumer.start()

@@ -19,7 +19,7 @@ from kiseki.core.startup import reach_broker
 from kiseki.core.store import Store, apply_schema
 from kiseki.sink.announce import RegressionWatch
 from kiseki.sink.config import SinkConfig
-from kiseki.sink.writer import RESULTS_VIEW, StoreWriter
+from kiseki.sink.writer import RESULTS_VIEW, StoreWriter, validate_record
 from kiseki.v1 import events_pb2 as ev
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,12 @@ async def run_sink(
         topics.checkpoints: writer.write_checkpoints,
     }
     consumer = ProtoConsumer(
-        kafka, types, config.group_id, producer, partition_fetch_bytes=config.partition_fetch_bytes
+        kafka,
+        types,
+        config.group_id,
+        producer,
+        validate_record,
+        partition_fetch_bytes=config.partition_fetch_bytes,
     )
     checks = asyncio.create_task(watch.run())
     try:

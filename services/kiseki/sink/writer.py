@@ -55,6 +55,13 @@ def _results_identity(delivery: Delivery[Any]) -> str:
     return f"{delivery.partition}:{delivery.offset}"
 
 
+def validate_record(message: Any) -> None:
+    """Refuse, as the consumer decodes it, a prompts record whose text does not hash to its
+    key: it is dead-lettered alone, before its fetch's inserts."""
+    if isinstance(message, ev.PromptText) and prompt_hash(message.text) != message.prompt_hash:
+        raise ValueError(f"prompt text does not hash to {message.prompt_hash.hex()!r}")
+
+
 class StoreWriter:
     def __init__(
         self, store: Store, max_insert_rows: int = 50_000, known_prompts: int = 200_000
@@ -150,13 +157,10 @@ class StoreWriter:
         await self._insert("job_summaries", summaries, dedup_token("summaries", jobs))
 
     async def write_prompts(self, batch: list[Delivery[ev.PromptText]]) -> None:
-        """The prompts topic's texts not written yet, each checked against its hash (a record
-        whose text does not hash to its key is refused, and dead-lettered)."""
+        """The prompts topic's texts not written yet (each checked by `validate_record`)."""
         fresh: dict[bytes, str] = {}
         for delivery in batch:
             text = delivery.message
-            if prompt_hash(text.text) != text.prompt_hash:
-                raise ValueError(f"prompt text does not hash to {text.prompt_hash.hex()!r}")
             if text.prompt_hash not in self.known:
                 fresh[text.prompt_hash] = text.text
         keys = [digest.hex() for digest in fresh]
