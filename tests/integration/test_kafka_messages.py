@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaProducer
 from google.protobuf.message import Message
 
 from kiseki.core.kafka import Delivery, ProtoProducer, TransientError, ensure_topics
+from kiseki.core.kafka_batches import BatchConsumer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.core.kafka_tail import LATEST, TopicTail
@@ -140,7 +141,7 @@ async def test_one_member_consumes_several_topics_each_as_its_own_type(
         topics.status: ev.CheckpointStatus,
         topics.checkpoints: ev.CheckpointDiscovered,
     }
-    consumer: ProtoConsumer[Message] = ProtoConsumer(kafka_config, types, "sinks", producer)
+    consumer: BatchConsumer[Message] = BatchConsumer(kafka_config, types, "sinks", producer)
     seen: list[Delivery[Message]] = []
 
     async def keep(batch: list[Delivery[Message]]) -> None:

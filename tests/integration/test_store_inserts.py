@@ -13,7 +13,12 @@ from kiseki.core.ids import prompt_hash
 from kiseki.core.kafka import Delivery, TransientError
 from kiseki.core.store import Store, StoreUnavailable
 from kiseki.core.store.base import Columns, Encoded
-from kiseki.core.store.prompts import KnownPrompts, insert_prompts, insert_sample_rows
+from kiseki.core.store.prompts import (
+    KnownPrompts,
+    insert_prompts,
+    insert_sample_rows,
+    stored_digests,
+)
 from kiseki.core.store.rows import sample_row
 from kiseki.core.store.sample_wire import encoded_samples, record_samples
 from kiseki.sink.writer import RESULTS_VIEW, StoreWriter
@@ -186,3 +191,50 @@ async def test_prompts_of_a_failed_chunk_are_sent_again_on_the_redelivery(store:
     await writer.write_results(batch)  # redelivered
     rows = store.query("SELECT prompt FROM samples WHERE run_id = 'retry' ORDER BY sample_index")
     assert [r["prompt"] for r in rows] == [f"retry {i}" for i in range(6)]
+
+
+async def test_a_batch_read_while_the_one_before_fails_does_not_lose_its_prompts(
+    store: Store,
+) -> None:
+    """The next batch is read while the last one's final chunk is written, taking that
+    chunk's prompts as known: when the chunk fails, its redelivery sends them again."""
+    samples = _samples("across", 4)
+    for index, sample in enumerate(samples):
+        sample.prompt, sample.prompt_hash = f"across {index}", prompt_hash(f"across {index}")
+    first = [_job("ck-a", samples[:2]), _job("ck-b", samples[2:])]
+    writer = StoreWriter(cast(Store, FailingOnce(store)), max_insert_rows=2)
+    written = await writer.start_results(first)  # its second chunk's prompts insert fails
+    after = await writer.start_results([_job("ck-c", samples[2:])])
+    with pytest.raises(TransientError):
+        await written
+    await after
+    await writer.write_results(first)  # redelivered
+    rows = store.query(
+        "SELECT checkpoint_id, prompt FROM samples WHERE run_id = 'across' ORDER BY ALL"
+    )
+    assert [(r["checkpoint_id"], r["prompt"]) for r in rows] == [
+        ("ck-a", "across 0"), ("ck-a", "across 1"), ("ck-b", "across 2"), ("ck-b", "across 3"),
+        ("ck-c", "across 2"), ("ck-c", "across 3"),
+    ]  # fmt: skip
+
+
+async def test_a_restarted_sink_knows_the_prompts_already_stored(store: Store) -> None:
+    """At start the sink loads the digests of the latest prompts stored: a text written
+    before the restart is not sent again."""
+    store.command(
+        "INSERT INTO prompts (prompt_hash, prompt, inserted_at)"
+        " SELECT reinterpretAsUInt128(MD5(text)), text, at FROM values("
+        "'text String, at DateTime64(3)', ('old', '2020-01-01 00:00:00'),"
+        " ('new 1', '2026-01-01 00:00:00'), ('new 2', '2026-01-02 00:00:00'))"
+    )
+    assert stored_digests(store, 2) == [prompt_hash("new 1"), prompt_hash("new 2")]
+    recording = Recording(store)
+    writer = StoreWriter(cast(Store, recording))
+    writer.known.add(stored_digests(store, 10))
+    samples = _samples("restart", 2)
+    for sample, text in zip(samples, ("new 1", "old"), strict=True):
+        sample.prompt, sample.prompt_hash = text, prompt_hash(text)
+    await writer.write_results([_job("ck", samples)])
+    assert recording.sizes["prompts"] == []
+    rows = store.query("SELECT prompt FROM samples WHERE run_id = 'restart' ORDER BY sample_index")
+    assert [r["prompt"] for r in rows] == ["new 1", "old"]

@@ -36,8 +36,8 @@ sys.path[:0] = [str(REPO / "services")]
 from kiseki.core.config import load_config  # noqa: E402
 from kiseki.core.ids import prompt_hash  # noqa: E402
 from kiseki.core.kafka import ProtoProducer, ensure_topics  # noqa: E402
+from kiseki.core.kafka_batches import BatchConsumer, Rest  # noqa: E402
 from kiseki.core.kafka_config import KafkaConfig  # noqa: E402
-from kiseki.core.kafka_consumer import ProtoConsumer  # noqa: E402
 from kiseki.core.store import Store, apply_schema, open_store  # noqa: E402
 from kiseki.local.brokers import LocalBroker, start_apache_kafka  # noqa: E402
 from kiseki.local.clickhouse import start_clickhouse  # noqa: E402
@@ -121,7 +121,7 @@ async def sink_path(kafka: KafkaConfig, store: Store, group: str, texts: int) ->
     writer = StoreWriter(store, config.max_insert_rows, config.known_prompts)
     dead_letters = ProtoProducer(kafka, "bench-dlq")
     await dead_letters.start()
-    consumer: ProtoConsumer[Any] = ProtoConsumer(
+    consumer: BatchConsumer[Any] = BatchConsumer(
         kafka,
         {kafka.topics.prompts: ev.PromptText, kafka.topics.results: RESULTS_VIEW},
         group,
@@ -130,17 +130,25 @@ async def sink_path(kafka: KafkaConfig, store: Store, group: str, texts: int) ->
         partition_fetch_bytes=config.partition_fetch_bytes,
     )
     await consumer.start()
-    rows, prompts, started = 0, 0, 0.0
+    rows, prompts, started, finished = 0, 0, 0.0, 0.0
 
-    async def write_results(batch: list[Any]) -> None:
-        nonlocal rows
-        await writer.write_results(batch)
-        rows += sum(len(d.message.samples) for d in batch)
+    async def write_results(batch: list[Any]) -> Rest:
+        written = await writer.start_results(batch)
+
+        def count(done: Rest) -> None:
+            nonlocal rows, finished
+            if not done.cancelled() and done.exception() is None:
+                rows += sum(len(d.message.samples) for d in batch)
+                finished = time.perf_counter()
+
+        written.add_done_callback(count)
+        return written
 
     async def write_prompts(batch: list[Any]) -> None:
-        nonlocal prompts
+        nonlocal prompts, finished
         await writer.write_prompts(batch)
         prompts += len(batch)
+        finished = time.perf_counter()
 
     write = routed({kafka.topics.prompts: write_prompts, kafka.topics.results: write_results})
 
@@ -149,7 +157,9 @@ async def sink_path(kafka: KafkaConfig, store: Store, group: str, texts: int) ->
             polled = time.perf_counter()
             if await consumer.poll_batch(write, config.poll_timeout_ms, config.max_batch_records):
                 started = started or polled
-        return time.perf_counter() - started
+        # To the last row written: the sink learns it is done on its next poll, which the
+        # backlog's end makes wait its poll timeout.
+        return finished - started
     finally:
         await consumer.stop()
         await dead_letters.stop()

@@ -22,21 +22,29 @@ from kiseki.v1 import events_pb2
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Delivery[M]], Awaitable[None]]
-BatchHandler = Callable[[list[Delivery[M]]], Awaitable[None]]
 Validator = Callable[[M], None]
 
 
 class _JoinListener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self) -> None:
-        self.joined = False
+    """Counts the member's assignments; before its partitions go, the fetch it left unfinished
+    is settled (`settle`), so that its new owner need not fetch it again."""
+
+    def __init__(self, settle: Callable[[], Awaitable[None]]) -> None:
+        self.assignments = 0
+        self._settle = settle
+
+    @property
+    def joined(self) -> bool:
+        return self.assignments > 0
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """A rebalance under way leaves the member joined: it rejoins on its own."""
+        await self._settle()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         # Called after every join, even one that assigns nothing (more members than
         # partitions): such a member is ready, a spare.
-        self.joined = True
+        self.assignments += 1
 
 
 class ProtoConsumer(Generic[M]):
@@ -69,7 +77,7 @@ class ProtoConsumer(Generic[M]):
         self._dead_letters, self._dlq_topic = dead_letters, config.topics.dlq
         self._max_bytes = config.max_message_bytes
         self._validate = validate
-        self._listener = _JoinListener()
+        self._listener = _JoinListener(self._settle)
         self._consumer = AIOKafkaConsumer(
             group_id=group_id,
             enable_auto_commit=False,
@@ -91,8 +99,17 @@ class ProtoConsumer(Generic[M]):
         cannot receive a record, however long it polls."""
         return self._listener.joined
 
+    @property
+    def _generation(self) -> int:
+        return self._listener.assignments
+
     async def stop(self) -> None:
+        await self._settle()
         await self._consumer.stop()
+
+    async def _settle(self) -> None:
+        """Before the member's partitions go (a rebalance) or it stops: finish what it has
+        handed over and not committed. A record-by-record poll leaves nothing."""
 
     async def poll(
         self, handler: Handler[M], timeout_ms: int = 1000, max_records: int = 100
@@ -119,62 +136,6 @@ class ProtoConsumer(Generic[M]):
             if next_offsets:
                 await self._consumer.commit(next_offsets)
         return handled
-
-    async def poll_batch(
-        self, handler: BatchHandler[M], timeout_ms: int = 1000, max_records: int = 500
-    ) -> int:
-        """Hand every valid record of one fetch to `handler` at once (one store insert, say).
-
-        Records that do not decode or validate are dead-lettered first. On TransientError
-        every partition is rewound to the start of this fetch and the error propagates. On
-        any other error the records are retried one by one, so only the poison ones are
-        dead-lettered. Offsets are committed after the handler succeeded.
-        """
-        batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
-        pending: list[tuple[ConsumerRecord[bytes, bytes], Delivery[M]]] = []
-        poison: list[tuple[ConsumerRecord[bytes, bytes], str]] = []
-        for records in batches.values():
-            for record in records:
-                try:
-                    pending.append((record, self._decode_valid(record)))
-                except ValueError as error:
-                    poison.append((record, str(error)))
-        try:
-            await self._handle_batch(pending, handler)
-        except TransientError:
-            for partition, records in batches.items():
-                self._consumer.seek(partition, records[0].offset)
-            raise
-        # Dead-letter only once the fetch is done with: a rewound fetch would send them twice.
-        for record, reason in poison:
-            await self._dead_letter(record, reason)
-        if batches:
-            await self._consumer.commit({p: rs[-1].offset + 1 for p, rs in batches.items()})
-        return sum(len(records) for records in batches.values())
-
-    async def _handle_batch(
-        self,
-        pending: list[tuple[ConsumerRecord[bytes, bytes], Delivery[M]]],
-        handler: BatchHandler[M],
-    ) -> None:
-        if not pending:
-            return
-        try:
-            await handler([delivery for _, delivery in pending])
-            return
-        except TransientError:
-            raise
-        except KafkaError as error:
-            raise TransientError(f"broker unavailable: {error}") from error
-        except Exception:
-            log.exception("batch handler failed; retrying records one by one")
-        for record, delivery in pending:
-            try:
-                await handler([delivery])
-            except TransientError:
-                raise
-            except Exception as error:
-                await self._dead_letter(record, f"{type(error).__name__}: {error}")
 
     def _decode_valid(self, record: ConsumerRecord[bytes, bytes]) -> Delivery[M]:
         MESSAGES_CONSUMED.labels(topic=record.topic).inc()

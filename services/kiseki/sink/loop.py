@@ -12,11 +12,12 @@ from typing import Any
 from google.protobuf.message import Message
 
 from kiseki.core.kafka import Delivery, ProtoProducer, TransientError
+from kiseki.core.kafka_batches import BatchConsumer, Rest, all_of
 from kiseki.core.kafka_config import KafkaConfig
-from kiseki.core.kafka_consumer import ProtoConsumer
 from kiseki.core.service import ServiceContext
 from kiseki.core.startup import reach_broker
 from kiseki.core.store import Store, apply_schema
+from kiseki.core.store.prompts import stored_digests
 from kiseki.sink.announce import RegressionWatch
 from kiseki.sink.config import SinkConfig
 from kiseki.sink.writer import RESULTS_VIEW, StoreWriter, validate_record
@@ -24,26 +25,33 @@ from kiseki.v1 import events_pb2 as ev
 
 log = logging.getLogger(__name__)
 
-Write = Callable[[list[Delivery[Any]]], Awaitable[None]]
+Write = Callable[[list[Delivery[Any]]], Awaitable[Rest | None]]
 
 
 def routed(writes: dict[str, Write]) -> Write:
     """One fetch holds records of several topics: each topic's records go to its table in
-    one insert. A failure rewinds the whole fetch; inserts are idempotent, so the topics
-    already written take the records again harmlessly."""
+    one insert, and what their writes leave running is one rest. A failure rewinds the whole
+    fetch; inserts are idempotent, so the topics already written take the records again
+    harmlessly."""
 
-    async def write(deliveries: list[Delivery[Message]]) -> None:
+    async def write(deliveries: list[Delivery[Message]]) -> Rest | None:
         by_topic: dict[str, list[Delivery[Message]]] = defaultdict(list)
         for delivery in deliveries:
             by_topic[delivery.topic].append(delivery)
-        for topic, batch in by_topic.items():
-            await writes[topic](batch)
+        rests = [await writes[topic](batch) for topic, batch in by_topic.items()]
+        running = [rest for rest in rests if rest is not None]
+        return asyncio.ensure_future(all_of(running)) if running else None
 
     return write
 
 
+async def _then_check(written: Rest, check: Callable[[], None]) -> None:
+    await written
+    check()
+
+
 async def _drain(
-    consumer: ProtoConsumer[Message], write: Write, config: SinkConfig, context: ServiceContext
+    consumer: BatchConsumer[Message], write: Write, config: SinkConfig, context: ServiceContext
 ) -> None:
     """Ready once the consumer has joined its group (until then results would wait) and
     while inserts succeed."""
@@ -65,6 +73,7 @@ async def run_sink(
 ) -> None:
     await asyncio.to_thread(apply_schema, store)
     writer = StoreWriter(store, config.max_insert_rows, config.known_prompts)
+    writer.known.add(await asyncio.to_thread(stored_digests, store, config.known_prompts))
     topics = kafka.topics
     # The sink may start before the orchestrator: a consumer subscribed to a topic that does
     # not exist yet can miss it until its next metadata refresh (minutes).
@@ -79,9 +88,10 @@ async def run_sink(
     }
     watch = RegressionWatch(store, producer, topics.status, config.regression_alpha)
 
-    async def write_results(batch: list[Delivery[Any]]) -> None:
-        await writer.write_results(batch)
-        watch.offer([d.message.summary for d in batch if d.message.summary.job_id])
+    async def write_results(batch: list[Delivery[Any]]) -> Rest:
+        written = await writer.start_results(batch)
+        summaries = [d.message.summary for d in batch if d.message.summary.job_id]
+        return asyncio.ensure_future(_then_check(written, lambda: watch.offer(summaries)))
 
     writes: dict[str, Write] = {
         topics.prompts: writer.write_prompts,
@@ -89,7 +99,7 @@ async def run_sink(
         topics.status: writer.write_status,
         topics.checkpoints: writer.write_checkpoints,
     }
-    consumer = ProtoConsumer(
+    consumer = BatchConsumer(
         kafka,
         types,
         config.group_id,

@@ -13,6 +13,7 @@ from typing import Any
 
 from kiseki.core.ids import prompt_hash
 from kiseki.core.kafka import Delivery, TransientError
+from kiseki.core.kafka_batches import Rest, all_of, wait_out
 from kiseki.core.status import is_lifecycle
 from kiseki.core.store import Store, StoreUnavailable
 from kiseki.core.store.base import Encoded, Row
@@ -68,19 +69,23 @@ class StoreWriter:
     ) -> None:
         self.store, self.max_insert_rows = store, max_insert_rows
         self.known = KnownPrompts(known_prompts)
+        self._inserting: asyncio.Task[None] | None = None  # the samples insert running
+        self._summaries: Rest | None = None  # the last batch's summaries, once its samples
 
     async def _insert(self, table: str, rows: list[Row], token: str) -> None:
         await self._off_loop(self.store.insert_rows, table, rows, token)
 
-    async def _insert_samples(self, batch: Sequence[Delivery[Any]], token: str) -> None:
-        """Inserts of whole records, at most max_insert_rows sample rows each (a bigger record
-        alone), the store decoding the records' samples, a chunk's new prompts with it; a
-        chunk's token is the batch's with the chunk's position, the same again for the same
-        batch. While a chunk is inserted (in a thread, the store working), the next one is
-        read. A record's new prompts count as known at once, so the next does not send them
-        again, and are forgotten if the batch fails (it will be redelivered)."""
+    async def _insert_samples(self, batch: Sequence[Delivery[Any]], token: str) -> Rest | None:
+        """Starts inserts of whole records, at most max_insert_rows sample rows each (a bigger
+        record alone), the store decoding the records' samples, a chunk's new prompts with it;
+        a chunk's token is the batch's with the chunk's position, the same again for the same
+        batch. One insert runs at a time (in a thread, the store working) while the next
+        chunk is read, across batches too. Returns when the last chunk has started: the future
+        is done when every chunk is written. A record's new prompts count as known at once,
+        so the next does not send them again, and are forgotten if the batch fails (it will
+        be redelivered)."""
         sent: list[bytes] = []
-        pending: asyncio.Task[None] | None = None
+        chunks: list[asyncio.Task[None]] = []
         parts: list[bytes] = []
         prompts: dict[bytes, str] = {}
         first = rows = 0
@@ -89,9 +94,7 @@ class StoreWriter:
                 view = _view(delivery)
                 count = len(view.samples)
                 if parts and rows + count > self.max_insert_rows:
-                    if pending:
-                        await pending
-                    pending = self._start_chunk(parts, rows, prompts, f"{token}-{first}")
+                    chunks.append(await self._start_chunk(parts, rows, prompts, f"{token}-{first}"))
                     parts, prompts, first, rows = [], {}, first + rows, 0
                 fresh: dict[bytes, str] = {}
                 parts.append(record_samples(view, _value(delivery), self.known, fresh))
@@ -99,21 +102,29 @@ class StoreWriter:
                 sent.extend(fresh)
                 prompts.update(fresh)
                 rows += count
-            if pending:
-                await pending
             if rows:
-                await self._start_chunk(parts, rows, prompts, f"{token}-{first}")
+                chunks.append(await self._start_chunk(parts, rows, prompts, f"{token}-{first}"))
         except BaseException:
+            await asyncio.gather(*chunks, return_exceptions=True)
             self.known.forget(sent)
-            if pending and not pending.done():
-                await asyncio.wait([pending])
             raise
+        return asyncio.ensure_future(self._written(chunks, sent)) if chunks else None
 
-    def _start_chunk(
+    async def _start_chunk(
         self, parts: list[bytes], rows: int, prompts: dict[bytes, str], token: str
     ) -> asyncio.Task[None]:
+        if self._inserting is not None:
+            await wait_out(self._inserting)  # an error is its batch's to see
         write = self._off_loop(self._write_chunk, encoded_samples(parts, rows), prompts, token)
-        return asyncio.create_task(write)
+        self._inserting = asyncio.create_task(write)
+        return self._inserting
+
+    async def _written(self, chunks: list[asyncio.Task[None]], sent: list[bytes]) -> None:
+        try:
+            await all_of(chunks)
+        except BaseException:
+            self.known.forget(sent)
+            raise
 
     def _write_chunk(self, samples: Encoded, prompts: dict[bytes, str], token: str) -> None:
         insert_prompts(self.store, prompts, f"{token}-prompts")
@@ -140,6 +151,7 @@ class StoreWriter:
         failed = [str(r["job_id"]) for r in summaries if r["failed"]]
         if not failed:
             return summaries
+        await wait_out(self._summaries)  # the batch before's may hold the success
         try:
             succeeded = await asyncio.to_thread(self._succeeded, failed)
         except StoreUnavailable as error:
@@ -149,11 +161,24 @@ class StoreWriter:
 
     async def write_results(self, batch: Sequence[Delivery[Any]]) -> None:
         """`batch`: Delivery[Results], as the consumer decodes them or as made in process."""
+        await (await self.start_results(batch))
+
+    async def start_results(self, batch: Sequence[Delivery[Any]]) -> Rest:
+        """Reads `batch` and starts its inserts; the future finishes them: the samples, then
+        the job summaries (a job is whole in the store only once its samples are)."""
         summaries = await self._without_stale_failures(
             [summary_row(d.message.summary) for d in batch if d.message.summary.job_id]
         )
         jobs = [_results_identity(d) for d in batch]
-        await self._insert_samples(batch, dedup_token("samples", jobs))
+        samples = await self._insert_samples(batch, dedup_token("samples", jobs))
+        self._summaries = asyncio.ensure_future(self._summaries_after(samples, summaries, jobs))
+        return self._summaries
+
+    async def _summaries_after(
+        self, samples: Rest | None, summaries: list[Row], jobs: list[str]
+    ) -> None:
+        if samples is not None:
+            await samples
         await self._insert("job_summaries", summaries, dedup_token("summaries", jobs))
 
     async def write_prompts(self, batch: list[Delivery[ev.PromptText]]) -> None:

@@ -66,6 +66,18 @@ class KnownPrompts:
             self.keys.pop(digest, None)
 
 
+def stored_digests(store: Store, limit: int) -> list[bytes]:
+    """The digests of the latest `limit` prompts stored, oldest first: what a sink that
+    restarts knows again (the runner publishes a text once, so after a restart the sink
+    would otherwise read every record naming an earlier prompt twice, for a text it lacks)."""
+    rows = store.query(
+        "SELECT prompt_hash FROM (SELECT prompt_hash, max(inserted_at) AS at FROM prompts"
+        " GROUP BY prompt_hash ORDER BY at DESC LIMIT {limit:UInt64}) ORDER BY at",
+        {"limit": limit},
+    )
+    return [int(row["prompt_hash"]).to_bytes(16, "little") for row in rows]
+
+
 def insert_prompts(store: Store, prompts: Mapping[bytes, str], dedup_token: str = "") -> None:
     if prompts:
         columns: Columns = {
