@@ -20,7 +20,7 @@ from kiseki.core.kafka_tail import TopicTail
 from kiseki.core.service import ServiceContext
 from kiseki.core.store import Store
 from kiseki.runner.chunks import split_results
-from kiseki.runner.prompts import PromptsOut
+from kiseki.runner.prompts import PromptsOut, texts_header
 from kiseki.sink.config import SinkConfig
 from kiseki.sink.loop import run_sink
 from kiseki.v1 import events_pb2 as ev
@@ -76,7 +76,10 @@ async def test_each_text_once_and_every_row_joined_to_it(
             results = ev.JobResults(samples=bare)
             results.summary.job_id = f"{checkpoint}-job"
             for message in split_results(results, kafka_config.max_message_bytes):
-                await producer.send(kafka_config.topics.results, message, key=checkpoint)
+                headers = texts_header(message)  # as the runner sends them
+                await producer.send(
+                    kafka_config.topics.results, message, key=checkpoint, headers=headers
+                )
         published = await prompt_records(kafka_config)
         assert sorted(p.text for p in published) == sorted(PROMPTS)  # once each; not LONG
         # A record whose text is not its key's: dead-lettered, the sink goes on.

@@ -88,6 +88,24 @@ def test_records_decoded_by_the_store_hold_what_rows_held(store: Store) -> None:
     assert [r["scoring_mode"] for r in by_store[3:6]] == ["loglikelihood", "generate", "gold"]
 
 
+def test_a_record_marked_by_hash_is_stored_as_the_same_rows(store: Store) -> None:
+    """The runner's header spares the sink looking at each sample, not a field of a row."""
+    stored = {}
+    for run, by_hash in (("looked-at", False), ("by-hash", True)):
+        samples = _samples(run, 5)
+        for sample in samples:
+            sample.ClearField("prompt")
+        value = ev.JobResults(
+            samples=samples, summary=ev.JobSummary(job_id=run)
+        ).SerializeToString()
+        view = ev.JobResults.View.FromString(value)
+        part = record_samples(view, value, KnownPrompts(10), {}, by_hash)
+        store.insert_encoded("sample_results", encoded_samples([part], 5))
+        stored[run] = store.query(READ_BACK, {"run": run})
+    assert stored["by-hash"] == stored["looked-at"]
+    assert [r["sample_index"] for r in stored["by-hash"]] == list(range(5))
+
+
 def test_a_batch_inserted_again_with_its_token_lands_once(store: Store) -> None:
     """Counted without FINAL: the table itself dropped the second block."""
     encoded, _ = _encoded(_samples("run", 50))

@@ -42,7 +42,7 @@ from kiseki.core.store import Store, apply_schema, open_store  # noqa: E402
 from kiseki.local.brokers import LocalBroker, start_apache_kafka  # noqa: E402
 from kiseki.local.clickhouse import start_clickhouse  # noqa: E402
 from kiseki.runner.chunks import split_results  # noqa: E402
-from kiseki.runner.prompts import PromptsOut  # noqa: E402
+from kiseki.runner.prompts import PromptsOut, texts_header  # noqa: E402
 from kiseki.sink.config import SinkConfig  # noqa: E402
 from kiseki.sink.loop import routed  # noqa: E402
 from kiseki.sink.writer import RESULTS_VIEW, StoreWriter, validate_record  # noqa: E402
@@ -106,7 +106,12 @@ async def publish(kafka: KafkaConfig, jobs: list[ev.JobResults], inline: bool) -
         for first in range(0, len(records), 64):  # acknowledged 64 at a time
             await asyncio.gather(
                 *(
-                    producer.send(kafka.topics.results, r, key=r.summary.checkpoint_id)
+                    producer.send(
+                        kafka.topics.results,
+                        r,
+                        key=r.summary.checkpoint_id,
+                        headers=texts_header(r),
+                    )
                     for r in records[first : first + 64]
                 )
             )

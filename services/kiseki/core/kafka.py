@@ -22,6 +22,9 @@ from kiseki.core.metrics import MESSAGES_PRODUCED
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=Message)
 TYPE_HEADER = "kiseki-type"
+# On a results record whose every sample names its prompt by hash alone (the texts on the
+# prompts topic): its reader need not look at the samples for texts (the sink's hot path).
+TEXTS_HEADER, TEXTS_BY_HASH = "kiseki-texts", "by-hash"
 
 
 class TransientError(Exception):

@@ -28,7 +28,7 @@ from kiseki.runner.chunks import split_results
 from kiseki.runner.config import RunnerConfig
 from kiseki.runner.evaluate import Emit
 from kiseki.runner.finished import FinishedCheckpoints
-from kiseki.runner.prompts import PromptsOut
+from kiseki.runner.prompts import PromptsOut, texts_header
 from kiseki.runner.summaries import job_summary
 from kiseki.serving.client import ScoringClient
 from kiseki.v1 import events_pb2 as ev
@@ -70,7 +70,12 @@ class TaskRunner:
         outgoing = ev.JobResults(samples=await self._prompts.publish(results.samples))
         outgoing.summary.CopyFrom(results.summary)
         for message in split_results(outgoing, self.kafka.max_message_bytes):
-            await self._producer.send(self.kafka.topics.results, message, key=job.checkpoint_id)
+            await self._producer.send(
+                self.kafka.topics.results,
+                message,
+                key=job.checkpoint_id,
+                headers=texts_header(message),
+            )
 
     async def _attempt(self, job: ev.EvaluationJob, client: ScoringClient) -> ev.JobResults:
         """Publishes samples as they are scored, then returns the summary with the rest."""

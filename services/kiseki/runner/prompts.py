@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from kiseki.core.ids import prompt_hash
-from kiseki.core.kafka import ProtoProducer
+from kiseki.core.kafka import TEXTS_BY_HASH, TEXTS_HEADER, ProtoProducer
 from kiseki.runner.chunks import FRAMING_ALLOWANCE_BYTES
 from kiseki.v1 import events_pb2 as ev
 
@@ -58,6 +58,13 @@ class PromptsOut:
                 sample = _without_text(sample)
             out.append(sample)
         return out
+
+
+def texts_header(results: ev.JobResults) -> dict[str, str]:
+    """The header a results record carries when every sample names its prompt by hash alone."""
+    if all(sample.prompt_hash and not sample.prompt for sample in results.samples):
+        return {TEXTS_HEADER: TEXTS_BY_HASH}
+    return {}
 
 
 def _without_text(sample: ev.SampleResult) -> ev.SampleResult:

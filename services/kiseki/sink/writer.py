@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from kiseki.core.ids import prompt_hash
-from kiseki.core.kafka import Delivery, TransientError
+from kiseki.core.kafka import TEXTS_BY_HASH, TEXTS_HEADER, Delivery, TransientError
 from kiseki.core.kafka_batches import Rest, all_of, wait_out
 from kiseki.core.status import is_lifecycle
 from kiseki.core.store import Store, StoreUnavailable
@@ -97,7 +97,8 @@ class StoreWriter:
                     chunks.append(await self._start_chunk(parts, rows, prompts, f"{token}-{first}"))
                     parts, prompts, first, rows = [], {}, first + rows, 0
                 fresh: dict[bytes, str] = {}
-                parts.append(record_samples(view, _value(delivery), self.known, fresh))
+                by_hash = delivery.headers.get(TEXTS_HEADER) == TEXTS_BY_HASH
+                parts.append(record_samples(view, _value(delivery), self.known, fresh, by_hash))
                 self.known.add(fresh)
                 sent.extend(fresh)
                 prompts.update(fresh)

@@ -103,14 +103,22 @@ def _without_summary(value: bytes, results: ev.JobResults.View) -> bytes:
 
 
 def record_samples(
-    view: ev.JobResults.View, value: bytes, known: KnownPrompts, new: dict[bytes, str]
+    view: ev.JobResults.View,
+    value: bytes,
+    known: KnownPrompts,
+    new: dict[bytes, str],
+    by_hash: bool = False,
 ) -> bytes:
     """A results record's samples as the store decodes them: without their prompts' texts,
     each with its text's hash. A text is read (its UTF-8 checked, its hash computed) only
     when the sample's hash is new to `known` (or missing, from an older runner); then it
     goes into `new`. `view` is the record `value` parsed; its texts are cut out, so a view
     handled again (a batch retried record by record) is read again from `value`. A sample
-    with a hash and no text (a runner publishes texts on the prompts topic) keeps its hash."""
+    with a hash and no text (a runner publishes texts on the prompts topic) keeps its hash.
+    `by_hash`: its producer says every sample is such (kafka.TEXTS_HEADER), and the samples
+    are not looked at (0.51 against 0.19 us a row with the parse, 1,000-sample records)."""
+    if by_hash and value:
+        return _without_summary(value, view)
     seen = known.keys
     for sample in view.samples:
         digest = sample.prompt_hash
