@@ -66,19 +66,30 @@ async def _next_job_of_group(config: KafkaConfig, producer: ProtoProducer) -> st
     return first.message.job_id
 
 
+def _member(config: KafkaConfig, producer: ProtoProducer) -> BatchConsumer[Job]:
+    return BatchConsumer(config, {config.topics.jobs: Job}, "g", producer)
+
+
+async def _second_handed_over(
+    consumer: BatchConsumer[Job], producer: ProtoProducer, topic: str, writes: Writes
+) -> asyncio.Future[int]:
+    """Four records sent, two a fetch: the poll that has handed the second fetch over, still
+    waiting for the first one's rest."""
+    await _send(producer, topic, "a", "b", "c", "d")
+    await consumer.start()
+    await _poll_until_fetched(consumer, writes, 1)
+    second = asyncio.ensure_future(consumer.poll_batch(writes, 250, max_records=2))
+    await poll_until_async(lambda: writes.handed(2), timeout_s=30)
+    return second
+
+
 async def test_the_next_fetch_is_handed_over_while_the_last_is_written(
     kafka_config: KafkaConfig, producer: ProtoProducer
 ) -> None:
-    topic = kafka_config.topics.jobs
-    await _send(producer, topic, "a", "b", "c", "d")
     writes = Writes()
-    consumer: BatchConsumer[Job] = BatchConsumer(kafka_config, {topic: Job}, "g", producer)
-    await consumer.start()
+    consumer = _member(kafka_config, producer)
     try:
-        await _poll_until_fetched(consumer, writes, 1)
-        assert writes.seen() == ["a", "b"]
-        second = asyncio.ensure_future(consumer.poll_batch(writes, 250, max_records=2))
-        await poll_until_async(lambda: writes.handed(2), timeout_s=30)
+        second = await _second_handed_over(consumer, producer, kafka_config.topics.jobs, writes)
         assert writes.seen() == ["a", "b", "c", "d"]
         assert not second.done()  # the first fetch is not committed until its rest is done
         writes.rests[0].set_result(None)
@@ -92,15 +103,10 @@ async def test_the_next_fetch_is_handed_over_while_the_last_is_written(
 async def test_a_fetch_whose_write_fails_transiently_comes_again_with_the_one_after(
     kafka_config: KafkaConfig, producer: ProtoProducer
 ) -> None:
-    topic = kafka_config.topics.jobs
-    await _send(producer, topic, "a", "b", "c", "d")
     writes = Writes()
-    consumer: BatchConsumer[Job] = BatchConsumer(kafka_config, {topic: Job}, "g", producer)
-    await consumer.start()
+    consumer = _member(kafka_config, producer)
     try:
-        await _poll_until_fetched(consumer, writes, 1)
-        second = asyncio.ensure_future(consumer.poll_batch(writes, 250, max_records=2))
-        await poll_until_async(lambda: writes.handed(2), timeout_s=30)
+        second = await _second_handed_over(consumer, producer, kafka_config.topics.jobs, writes)
         writes.rests[0].set_exception(TransientError("store unavailable"))
         writes.rests[1].set_result(None)
         with pytest.raises(TransientError):
@@ -128,7 +134,7 @@ async def test_a_fetch_whose_write_fails_is_written_record_by_record(
 
         return asyncio.ensure_future(rest())
 
-    consumer: BatchConsumer[Job] = BatchConsumer(kafka_config, {topic: Job}, "g", producer)
+    consumer = _member(kafka_config, producer)
     await consumer.start()
     try:
 

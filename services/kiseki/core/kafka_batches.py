@@ -134,8 +134,33 @@ class BatchConsumer(ProtoConsumer[M]):
     ) -> Rest | None:
         if not pending:
             return None
+        return await self._or_one_by_one(handler([d for _, d in pending]), pending, handler)
+
+    async def _finish(self, fetch: Fetch[M] | None, handler: BatchHandler[M]) -> None:
+        """Once `fetch`'s rest is done: its poison dead-lettered (only now: a rewound fetch
+        would send them twice), its offsets committed."""
+        if fetch is None:
+            return
+        if fetch.rest is not None:
+            await self._or_one_by_one(fetch.rest, fetch.pending, handler)
+        await self._close(fetch)
+
+    async def _close(self, fetch: Fetch[M]) -> None:
+        for record, reason in fetch.poison:
+            await self._dead_letter(record, reason)
+        if fetch.records and fetch.generation == self._generation:
+            await self._consumer.commit(fetch.ends())
+
+    async def _or_one_by_one(
+        self,
+        work: Awaitable[Rest | None],
+        pending: list[tuple[ConsumerRecord[bytes, bytes], Delivery[M]]],
+        handler: BatchHandler[M],
+    ) -> Rest | None:
+        """`work`'s outcome (handing `pending` over, or its rest); when it fails but for a
+        transient error, the records written one by one instead."""
         try:
-            return await handler([delivery for _, delivery in pending])
+            return await work
         except TransientError:
             raise
         except KafkaError as error:
@@ -144,29 +169,6 @@ class BatchConsumer(ProtoConsumer[M]):
             log.exception("batch handler failed; retrying records one by one")
         await self._one_by_one(pending, handler)
         return None
-
-    async def _finish(self, fetch: Fetch[M] | None, handler: BatchHandler[M]) -> None:
-        """Once `fetch`'s rest is done: its poison dead-lettered (only now: a rewound fetch
-        would send them twice), its offsets committed."""
-        if fetch is None:
-            return
-        if fetch.rest is not None:
-            try:
-                await fetch.rest
-            except TransientError:
-                raise
-            except KafkaError as error:
-                raise TransientError(f"broker unavailable: {error}") from error
-            except Exception:
-                log.exception("batch handler failed; retrying records one by one")
-                await self._one_by_one(fetch.pending, handler)
-        await self._close(fetch)
-
-    async def _close(self, fetch: Fetch[M]) -> None:
-        for record, reason in fetch.poison:
-            await self._dead_letter(record, reason)
-        if fetch.records and fetch.generation == self._generation:
-            await self._consumer.commit(fetch.ends())
 
     async def _one_by_one(
         self,
