@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from kiseki.core.kafka import Delivery, ProtoProducer, TransientError
 from kiseki.core.kafka_batches import BatchConsumer, Rest
@@ -34,13 +35,19 @@ async def _send(producer: ProtoProducer, topic: str, *job_ids: str) -> None:
 class Writes:
     """A handler whose writes finish when the test says: each fetch's rest is a future."""
 
-    def __init__(self) -> None:
+    def __init__(self, held: int = 1_000) -> None:
+        """`held`: how many fetches' rests wait for the test; those after are done at once."""
         self.fetches: list[list[str]] = []
         self.rests: list[Rest] = []
+        self.partitions: set[int] = set()
+        self._held = held
 
     async def __call__(self, batch: list[Delivery[Job]]) -> Rest:
         self.fetches.append([d.message.job_id for d in batch])
+        self.partitions.update(d.partition for d in batch)
         self.rests.append(asyncio.get_running_loop().create_future())
+        if len(self.rests) > self._held:
+            self.rests[-1].set_result(None)
         return self.rests[-1]
 
     def seen(self) -> list[str]:
@@ -152,3 +159,42 @@ async def test_a_fetch_whose_write_fails_is_written_record_by_record(
     assert Job.FromString(dead.message.value).job_id == "poison"
     assert "the store refused a row" in dead.message.error
     assert await _next_job_of_group(kafka_config, producer) == "after"
+
+
+async def _committed(config: KafkaConfig, partition: TopicPartition) -> int:
+    """The offset group "g" has committed on `partition` (asked as a non-member: no join)."""
+    reader = AIOKafkaConsumer(group_id="g", **config.client_kwargs())
+    await reader.start()
+    try:
+        return await reader.committed(partition) or 0
+    finally:
+        await reader.stop()
+
+
+async def test_a_member_losing_its_partitions_first_commits_what_it_has_written(
+    kafka_config: KafkaConfig, producer: ProtoProducer
+) -> None:
+    """A second member joins while the first holds a written, uncommitted fetch: the first
+    commits it before the rebalance (after it, the fetch's offsets would no longer count)."""
+    topic = kafka_config.topics.jobs
+    await _send(producer, topic, "a", "b")
+    writes = Writes(held=1)
+    first, second = _member(kafka_config, producer), _member(kafka_config, producer)
+    try:
+        await first.start()
+        await _poll_until_fetched(first, writes, 1)
+        writes.rests[0].set_result(None)  # written; committed at the next poll, or before then
+        [partition] = {TopicPartition(topic, index) for index in writes.partitions}
+        assert await _committed(kafka_config, partition) == 0
+        await second.start()
+
+        async def joined() -> bool:
+            await second.poll_batch(writes, timeout_ms=250)
+            return second.joined
+
+        await poll_until_async(joined, timeout_s=60)
+        assert await _committed(kafka_config, partition) == 2
+    finally:
+        await second.stop()
+        await first.stop()
+    assert writes.seen() == ["a", "b"]
