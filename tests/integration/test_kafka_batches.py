@@ -67,14 +67,21 @@ async def _poll_until_fetched(consumer: BatchConsumer[Job], writes: Writes, coun
 
 
 async def _next_job_of_group(config: KafkaConfig, producer: ProtoProducer) -> str:
-    """What a new member of group "g" is given first after one more record is sent."""
+    """What a new member of the test's group is given first after one more record is sent."""
     await _send(producer, config.topics.jobs, "after")
-    [first, *_] = await consume_all(config, config.topics.jobs, "g", Job, producer, expected=1)
+    group = _group(config)
+    [first, *_] = await consume_all(config, config.topics.jobs, group, Job, producer, expected=1)
     return first.message.job_id
 
 
+def _group(config: KafkaConfig) -> str:
+    """The test's own group: the brokers outlive a test, and a group left mid-rebalance can
+    make the next member wait (Tansu, the rebalance test)."""
+    return f"{config.topic_prefix}-batches"
+
+
 def _member(config: KafkaConfig, producer: ProtoProducer) -> BatchConsumer[Job]:
-    return BatchConsumer(config, {config.topics.jobs: Job}, "g", producer)
+    return BatchConsumer(config, {config.topics.jobs: Job}, _group(config), producer)
 
 
 async def _second_handed_over(
@@ -162,8 +169,8 @@ async def test_a_fetch_whose_write_fails_is_written_record_by_record(
 
 
 async def _committed(config: KafkaConfig, partition: TopicPartition) -> int:
-    """The offset group "g" has committed on `partition` (asked as a non-member: no join)."""
-    reader = AIOKafkaConsumer(group_id="g", **config.client_kwargs())
+    """The offset the test's group has committed on `partition` (asked as a non-member)."""
+    reader = AIOKafkaConsumer(group_id=_group(config), **config.client_kwargs())
     await reader.start()
     try:
         return await reader.committed(partition) or 0
