@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from kiseki.core.kafka import ProtoProducer
 from kiseki.core.kafka_config import KafkaConfig
 from kiseki.core.store import Store, apply_schema, open_store
 from kiseki.local.brokers import LocalBroker, start_apache_kafka, start_tansu
@@ -65,6 +66,15 @@ def kafka_config(broker: LocalBroker, request: pytest.FixtureRequest) -> KafkaCo
     return KafkaConfig(
         bootstrap_servers=broker.bootstrap_servers, topic_prefix=prefix, session_timeout_ms=2000
     )
+
+
+@pytest.fixture
+async def producer(kafka_config: KafkaConfig) -> AsyncIterator[ProtoProducer]:
+    """A started producer on the test's broker."""
+    producer = ProtoProducer(kafka_config, "test")
+    await producer.start()
+    yield producer
+    await producer.stop()
 
 
 @pytest.fixture(scope="session")

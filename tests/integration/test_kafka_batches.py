@@ -4,7 +4,6 @@ commits a fetch only once they are done: on both real brokers."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -17,14 +16,6 @@ from support.kafka import consume_all
 from support.polling import poll_until_async
 
 Job = ev.EvaluationJob
-
-
-@pytest.fixture
-async def producer(kafka_config: KafkaConfig) -> AsyncIterator[ProtoProducer]:
-    producer = ProtoProducer(kafka_config, "test-producer")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def _send(producer: ProtoProducer, topic: str, *job_ids: str) -> None:

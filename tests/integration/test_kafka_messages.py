@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,14 +16,6 @@ from kiseki.core.kafka_tail import LATEST, TopicTail
 from kiseki.v1 import events_pb2 as ev
 from support.kafka import consume_all
 from support.messages import SAMPLE_MESSAGES
-
-
-@pytest.fixture
-async def producer(kafka_config: KafkaConfig) -> AsyncIterator[ProtoProducer]:
-    producer = ProtoProducer(kafka_config, "test-producer")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def poll_rounds(consumer: ProtoConsumer[Any], handler: Any, rounds: int) -> None:

@@ -8,11 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from kiseki.core.health import Health
 from kiseki.core.kafka import ProtoProducer
@@ -36,14 +34,6 @@ from support.polling import poll_until_async
 from support.runner import DATASETS
 
 POLICY = {"runs": {"*": {"suites": ["synth_nli"], "scoring_modes": ["loglikelihood"]}}}
-
-
-@pytest_asyncio.fixture
-async def producer(kafka_config: KafkaConfig) -> AsyncIterator[ProtoProducer]:
-    producer = ProtoProducer(kafka_config, "test")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 def watched(tmp_path: Path) -> ev.CheckpointDiscovered:

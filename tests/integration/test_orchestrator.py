@@ -7,12 +7,10 @@ endpoint answers, and reports each job's summary on kiseki.results.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
 import pytest
-import pytest_asyncio
 from prometheus_client import REGISTRY
 
 from kiseki.cli import main as cli
@@ -60,14 +58,6 @@ class RunningOrchestrator:
             self.task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await self.task
-
-
-@pytest_asyncio.fixture
-async def producer(kafka_config: KafkaConfig) -> AsyncIterator[ProtoProducer]:
-    producer = ProtoProducer(kafka_config, "test")
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def serve_jobs(
